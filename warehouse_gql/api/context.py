@@ -1,0 +1,85 @@
+"""The typed per-request context and the `Info` alias every resolver takes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+
+from warehouse_gql.api.loaders import Loaders
+from warehouse_gql.domain.models import User
+from warehouse_gql.live.bus import EventBus
+from warehouse_gql.services import accounts
+from warehouse_gql.services.passwords import Passwords
+from warehouse_gql.settings import Settings
+from warehouse_gql.store.database import Database
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the app's lifespan opens once and every request shares."""
+
+    db: Database
+    events: EventBus
+    passwords: Passwords
+    settings: Settings
+
+
+def bearer_token(value: object) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, or None."""
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+@dataclass
+class Context:
+    resources: Resources
+    request_id: str
+    token: str | None
+    request: Any = None
+    response: Any = None
+    # Filled from the connection_init payload on WebSockets.
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+    _user: asyncio.Future[User | None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.resources.db)
+
+    @property
+    def db(self) -> Database:
+        return self.resources.db
+
+    @property
+    def events(self) -> EventBus:
+        return self.resources.events
+
+    def session_token(self) -> str | None:
+        if self.token is not None:
+            return self.token
+        params = self.connection_params or {}
+        return bearer_token(params.get("authorization") or params.get("Authorization")) or (
+            params["token"] if isinstance(params.get("token"), str) and params["token"] else None
+        )
+
+    async def user(self) -> User | None:
+        """The caller, looked up once per request (concurrent resolvers share the lookup)."""
+        if self._user is None:
+            self._user = asyncio.get_running_loop().create_future()
+            token = self.session_token()
+            try:
+                found = None if token is None else await accounts.authenticate(self.db, token)
+            except BaseException as exc:
+                self._user.set_exception(exc)
+                self._user = None
+                raise
+            self._user.set_result(found)
+        return await self._user
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,113 @@
+"""Reads of bins, items, stock levels and the ledger (MANAGER and PICKER; stockLevel: anyone)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from warehouse_gql.api.context import Info
+from warehouse_gql.api.inventory.types import Bin, Item, Movement
+from warehouse_gql.api.pagination import Connection, check_first, connection, decode_cursor
+from warehouse_gql.api.permissions import authorize
+from warehouse_gql.domain import inventory as rules
+from warehouse_gql.store import bins, items
+from warehouse_gql.store.ids import parse_id
+
+
+def _empty() -> Connection[Item]:
+    async def zero() -> int:
+        return 0
+
+    return connection([], [], False, zero)
+
+
+@strawberry.type
+class InventoryQuery:
+    @strawberry.field(description="A bin by id; null when there is none.")
+    async def bin(self, info: Info, id: strawberry.ID) -> Bin | None:
+        await authorize(info, "readStock")
+        oid = parse_id(id)
+        found = None if oid is None else await info.context.loaders.bins_by_id.load(str(oid))
+        return None if found is None else Bin.from_model(found)
+
+    @strawberry.field(
+        description="Bins in creation order, optionally those whose location starts with a prefix (case-insensitive)."
+    )
+    async def bins(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        location_prefix: str | None = None,
+    ) -> Connection[Bin]:
+        await authorize(info, "readStock")
+        db = info.context.db
+        found, more = await bins.page_bins(
+            db,
+            first=check_first(first),
+            after=decode_cursor(after),
+            location_prefix=location_prefix,
+        )
+        for b in found:
+            info.context.loaders.bins_by_id.prime(b.id, b)
+
+        async def count() -> int:
+            return await bins.count_bins(db, location_prefix=location_prefix)
+
+        return connection([Bin.from_model(b) for b in found], [b.id for b in found], more, count)
+
+    @strawberry.field(description="An item by id; null when there is none.")
+    async def item(self, info: Info, id: strawberry.ID) -> Item | None:
+        await authorize(info, "readStock")
+        oid = parse_id(id)
+        found = None if oid is None else await items.get_item(info.context.db, oid)
+        return None if found is None else Item.from_model(found)
+
+    @strawberry.field(
+        description="Items in creation order, filtered by sku, bin and at most a quantity."
+    )
+    async def items(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        sku: str | None = None,
+        bin_id: strawberry.ID | None = None,
+        max_quantity: int | None = None,
+    ) -> Connection[Item]:
+        await authorize(info, "readStock")
+        first = check_first(first)
+        cursor = decode_cursor(after)
+        bin_oid = parse_id(bin_id)
+        if bin_id is not None and bin_oid is None:
+            return _empty()  # a malformed bin id names no bin, so no items
+        db = info.context.db
+        found, more = await items.page_items(
+            db, first=first, after=cursor, sku=sku, bin_id=bin_oid, max_quantity=max_quantity
+        )
+
+        async def count() -> int:
+            return await items.count_items(db, sku=sku, bin_id=bin_oid, max_quantity=max_quantity)
+
+        return connection([Item.from_model(i) for i in found], [i.id for i in found], more, count)
+
+    @strawberry.field(description="Units of a sku over all bins; 0 for an unknown sku.")
+    async def stock_level(self, info: Info, sku: str) -> int:
+        await authorize(info, "stockLevel")
+        return await items.stock_level(info.context.db, rules.check_sku(sku))
+
+    @strawberry.field(description="The stock ledger in creation order, optionally for one sku.")
+    async def movements(
+        self, info: Info, first: int = 50, after: str | None = None, sku: str | None = None
+    ) -> Connection[Movement]:
+        await authorize(info, "readStock")
+        db = info.context.db
+        found, more = await items.page_movements(
+            db, first=check_first(first), after=decode_cursor(after), sku=sku
+        )
+
+        async def count() -> int:
+            return await items.count_movements(db, sku=sku)
+
+        return connection(
+            [Movement.from_model(m) for m in found], [m.id for m in found], more, count
+        )

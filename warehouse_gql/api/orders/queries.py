@@ -1,0 +1,97 @@
+"""Reads of orders and shipments; a customer sees only their own."""
+
+from __future__ import annotations
+
+import strawberry
+
+from warehouse_gql.api.context import Info
+from warehouse_gql.api.orders.types import Order, Shipment
+from warehouse_gql.api.pagination import Connection, check_first, connection, decode_cursor
+from warehouse_gql.api.permissions import authorize
+from warehouse_gql.domain import orders as rules
+from warehouse_gql.services.orders import order_scope
+from warehouse_gql.store import orders
+from warehouse_gql.store.ids import parse_id
+
+
+@strawberry.type
+class OrdersQuery:
+    @strawberry.field(
+        description="An order by id; null when there is none or it is not yours to see."
+    )
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        user = await authorize(info, "readOrders")
+        oid = parse_id(id)
+        found = None if oid is None else await info.context.loaders.orders_by_id.load(str(oid))
+        owner = order_scope(user)
+        if found is None or (owner is not None and found.created_by != owner):
+            return None
+        return Order.from_model(found)
+
+    @strawberry.field(
+        description="Orders in creation order, optionally by status (customers: their own)."
+    )
+    async def orders(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        status: rules.OrderStatus | None = None,
+    ) -> Connection[Order]:
+        user = await authorize(info, "readOrders")
+        db = info.context.db
+        owner = order_scope(user)
+        wanted = status
+        found, more = await orders.page_orders(
+            db, first=check_first(first), after=decode_cursor(after), status=wanted, owner=owner
+        )
+
+        async def count() -> int:
+            return await orders.count_orders(db, status=wanted, owner=owner)
+
+        return connection([Order.from_model(o) for o in found], [o.id for o in found], more, count)
+
+    @strawberry.field(
+        description="A shipment by id; null when there is none or it is not yours to see."
+    )
+    async def shipment(self, info: Info, id: strawberry.ID) -> Shipment | None:
+        user = await authorize(info, "readShipments")
+        oid = parse_id(id)
+        found = None if oid is None else await orders.get_shipment(info.context.db, oid)
+        owner = order_scope(user)
+        if found is None or (owner is not None and found.order_owner != owner):
+            return None
+        return Shipment.from_model(found)
+
+    @strawberry.field(
+        description="Shipments in creation order, by order and status (customers: of their own orders)."
+    )
+    async def shipments(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        order_id: strawberry.ID | None = None,
+        status: rules.ShipmentStatus | None = None,
+    ) -> Connection[Shipment]:
+        user = await authorize(info, "readShipments")
+        db = info.context.db
+        owner = order_scope(user)
+        first = check_first(first)
+        cursor = decode_cursor(after)
+        order_oid = parse_id(order_id)
+        wanted = status
+
+        async def count() -> int:
+            if order_id is not None and order_oid is None:
+                return 0
+            return await orders.count_shipments(db, order_id=order_oid, status=wanted, owner=owner)
+
+        if order_id is not None and order_oid is None:
+            return connection([], [], False, count)
+        found, more = await orders.page_shipments(
+            db, first=first, after=cursor, order_id=order_oid, status=wanted, owner=owner
+        )
+        return connection(
+            [Shipment.from_model(s) for s in found], [s.id for s in found], more, count
+        )

@@ -1,0 +1,48 @@
+"""Live feed of shipment changes; a customer only receives those of their own orders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from warehouse_gql.api.context import Info
+from warehouse_gql.api.loaders import Loaders
+from warehouse_gql.api.orders.types import Shipment
+from warehouse_gql.api.permissions import authorize
+from warehouse_gql.live import events as live
+
+
+@strawberry.type(
+    description="A shipment was created, changed or deleted; carries the state after it."
+)
+class ShipmentEvent:
+    kind: live.ChangeKind
+    shipment: Shipment
+
+
+@strawberry.type
+class OrdersSubscription:
+    @strawberry.subscription(
+        description="Every create, status change and delete of matching shipments."
+    )
+    async def shipment_changed(
+        self,
+        info: Info,
+        order_id: strawberry.ID | None = None,
+        tracking_number: str | None = None,
+    ) -> AsyncGenerator[ShipmentEvent, None]:
+        user = await authorize(info, "readShipments")
+        async with info.context.events.subscribe(live.SHIPMENTS_CHANNEL) as feed:
+            async for event in feed:
+                if not isinstance(event, live.ShipmentChanged):
+                    continue
+                shipment = event.shipment
+                if not live.visible_shipment(shipment, user.id, user.role):
+                    continue
+                if order_id is not None and shipment.order_id != order_id:
+                    continue
+                if tracking_number is not None and shipment.tracking_number != tracking_number:
+                    continue
+                info.context.loaders = Loaders(info.context.db)
+                yield ShipmentEvent(kind=event.kind, shipment=Shipment.from_model(shipment))

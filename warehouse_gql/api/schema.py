@@ -1,0 +1,65 @@
+"""The schema: the business areas' Query/Mutation/Subscription merged, plus limits and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from warehouse_gql.api.accounts.mutations import AccountsMutation
+from warehouse_gql.api.accounts.queries import AccountsQuery
+from warehouse_gql.api.errors import ErrorCodes
+from warehouse_gql.api.inventory.mutations import InventoryMutation
+from warehouse_gql.api.inventory.queries import InventoryQuery
+from warehouse_gql.api.inventory.subscriptions import InventorySubscription
+from warehouse_gql.api.orders.mutations import OrdersMutation
+from warehouse_gql.api.orders.queries import OrdersQuery
+from warehouse_gql.api.orders.subscriptions import OrdersSubscription
+from warehouse_gql.settings import Settings
+
+Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery))
+Mutation = merge_types("Mutation", (AccountsMutation, InventoryMutation, OrdersMutation))
+Subscription = merge_types("Subscription", (InventorySubscription, OrdersSubscription))
+
+
+class WarehouseSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorCodes has already logged what was unexpected, with its request id; expected
+        # errors (a short stock, a wrong password) are answers, not incidents.
+        return None
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    # Factories: Strawberry builds each extension per operation; the parser and validation
+    # caches live at module level, so they survive across requests.
+    extensions: list[Any] = [
+        ErrorCodes,
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+    ]
+    if not settings.graphiql:
+        extensions.append(DisableIntrospection)
+    return WarehouseSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

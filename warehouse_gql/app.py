@@ -1,0 +1,98 @@
+"""The composition root: opens MongoDB and the broadcaster in the lifespan, mounts /graphql."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import redis.asyncio as redis
+from broadcaster import Broadcast
+from pymongo import AsyncMongoClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from warehouse_gql.api.context import Resources
+from warehouse_gql.api.view import GraphQLView
+from warehouse_gql.live.bus import EventBus
+from warehouse_gql.services.passwords import Passwords
+from warehouse_gql.settings import Settings
+from warehouse_gql.store.database import Database, Document
+
+log = logging.getLogger(__name__)
+
+
+def mongo_client(url: str) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(
+        url, tz_aware=True, appname="warehouse-gql", serverSelectionTimeoutMS=5000
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI app. `settings.mongodb_url` must be set (the CLI starts the embedded database)."""
+    if not settings.mongodb_url:
+        raise ValueError("create_app needs settings.mongodb_url")
+    mongodb_url = settings.mongodb_url
+    view = GraphQLView(settings)
+    probes: dict[str, redis.Redis] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            client = mongo_client(mongodb_url)
+            stack.push_async_callback(client.close)
+            db = Database(client, settings.mongodb_db)
+            await db.ensure_indexes()
+            broadcast = Broadcast(settings.redis_url or "memory://")
+            await broadcast.connect()
+            stack.push_async_callback(broadcast.disconnect)
+            if settings.redis_url:
+                probes["redis"] = redis.from_url(settings.redis_url, socket_timeout=2)
+                stack.push_async_callback(probes["redis"].aclose)
+            view.resources = Resources(
+                db=db,
+                events=EventBus(broadcast),
+                passwords=Passwords(fast=settings.fast_password_hashing),
+                settings=settings,
+            )
+            log.info("warehouse-gql ready (database %s)", settings.mongodb_db)
+            yield
+            view.resources = None
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            if view.resources is None:
+                raise RuntimeError("starting")
+            await view.resources.db.ping()
+            checks["mongodb"] = "ok"
+        except Exception as exc:
+            checks["mongodb"] = f"unavailable: {type(exc).__name__}"
+        if "redis" in probes:
+            try:
+                await probes["redis"].ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def app_from_env() -> Starlette:
+    """The app factory for `uvicorn --factory` and multi-worker serving."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,176 @@
+"""The `warehouse-gql` command: serve, create-user, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from warehouse_gql.settings import Settings, SettingsError
+
+
+class CommandError(Exception):
+    """Ends a command with one clear line and a non-zero exit."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="warehouse-gql", description="A self-hostable GraphQL API for a warehouse floor."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL server")
+    serve.add_argument("--host", help="interface to listen on (env HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (env PORT, default 8000)")
+    serve.add_argument(
+        "--data-dir", type=Path, help="embedded database directory (default ./.warehouse-data)"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than 1 needs REDIS_URL)"
+    )
+
+    create = commands.add_parser("create-user", help="create a user with any role")
+    create.add_argument("--username", required=True)
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, choices=["MANAGER", "PICKER", "CUSTOMER"])
+    create.add_argument("--password", help="else WAREHOUSE_PASSWORD, else a prompt")
+    create.add_argument(
+        "--data-dir", type=Path, help="embedded database directory (default ./.warehouse-data)"
+    )
+
+    commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    return parser
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """MONGODB_URL when set, else the embedded database of the data dir."""
+    if settings.mongodb_url:
+        yield settings.mongodb_url
+        return
+    from warehouse_gql.embedded import EmbeddedError, embedded_database
+
+    try:
+        with embedded_database(settings.data_dir) as url:
+            yield url
+    except EmbeddedError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from warehouse_gql.app import create_app
+
+    if settings.workers > 1 and not settings.redis_url:
+        raise CommandError("--workers above 1 needs REDIS_URL, so every process sees every change.")
+    with database_url(settings) as url:
+        embedded = not settings.mongodb_url
+        settings = Settings(**{**settings.__dict__, "mongodb_url": url})
+        where = f"http://{settings.host}:{settings.port}/graphql"
+        print(
+            f"warehouse-gql: GraphiQL at {where}"
+            if settings.graphiql
+            else f"warehouse-gql: listening at {where}"
+        )
+        if embedded:
+            print(f"warehouse-gql: embedded database in {settings.data_dir.resolve()}")
+        if settings.workers > 1:
+            os.environ["MONGODB_URL"] = url
+            uvicorn.run(
+                "warehouse_gql.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_level="info",
+            )
+        else:
+            uvicorn.run(
+                create_app(settings), host=settings.host, port=settings.port, log_level="info"
+            )
+
+
+def _password(given: str | None) -> str:
+    if given:
+        return given
+    if os.environ.get("WAREHOUSE_PASSWORD"):
+        return os.environ["WAREHOUSE_PASSWORD"]
+    if not sys.stdin.isatty():
+        raise CommandError("Give a password with --password or WAREHOUSE_PASSWORD.")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise CommandError("The two passwords differ.")
+    return first
+
+
+def create_user(settings: Settings, args: argparse.Namespace) -> None:
+    from pymongo.errors import PyMongoError
+
+    from warehouse_gql.app import mongo_client
+    from warehouse_gql.domain.access import Role
+    from warehouse_gql.domain.errors import WarehouseError
+    from warehouse_gql.services import accounts
+    from warehouse_gql.services.passwords import Passwords
+    from warehouse_gql.store.database import Database
+
+    password = _password(args.password)
+
+    async def run(url: str) -> str:
+        client = mongo_client(url)
+        try:
+            db = Database(client, settings.mongodb_db)
+            await db.ensure_indexes()
+            user = await accounts.create_user(
+                db,
+                Passwords(),
+                username=args.username,
+                email=args.email,
+                password=password,
+                role=Role(args.role),
+            )
+            return f"created {user.role.value} {user.username} ({user.id})"
+        finally:
+            await client.close()
+
+    with database_url(settings) as url:
+        try:
+            print(asyncio.run(run(url)))
+        except WarehouseError as exc:
+            raise CommandError(exc.message) from None
+        except PyMongoError as exc:
+            raise CommandError(f"The database is unreachable: {exc}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "export-schema":
+            from warehouse_gql.api.schema import export_sdl
+
+            sys.stdout.write(export_sdl())
+            return
+        settings = Settings.from_env(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            data_dir=args.data_dir,
+            workers=getattr(args, "workers", None),
+        )
+        if args.command == "serve":
+            serve(settings)
+        else:
+            create_user(settings, args)
+    except (CommandError, SettingsError) as exc:
+        print(f"warehouse-gql: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

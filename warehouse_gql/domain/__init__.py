@@ -1,0 +1,1 @@
+"""The warehouse rules in plain Python: no I/O, no third-party imports."""

@@ -1,0 +1,67 @@
+"""Roles and the permission matrix, as data.
+
+Each operation names the roles that may use it. Anonymous callers get UNAUTHENTICATED for
+everything not in PUBLIC; a role missing from an operation's set gets FORBIDDEN. Reads that a
+customer may make only of their own records ("own only") are scoped, not forbidden: another
+customer's order is invisible, never an error.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Role(str, Enum):
+    MANAGER = "MANAGER"
+    PICKER = "PICKER"
+    CUSTOMER = "CUSTOMER"
+
+
+_ALL = frozenset(Role)
+_STAFF = frozenset({Role.MANAGER, Role.PICKER})
+_MANAGER = frozenset({Role.MANAGER})
+_MANAGER_OR_CUSTOMER = frozenset({Role.MANAGER, Role.CUSTOMER})
+
+PUBLIC = frozenset({"signUp", "logIn"})
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "me": _ALL,
+    "logOut": _ALL,
+    "stockLevel": _ALL,
+    # bins, items, movements
+    "readStock": _STAFF,
+    "createBin": _MANAGER,
+    "updateBin": _MANAGER,
+    "deleteBin": _MANAGER,
+    "createItem": _STAFF,
+    "updateItem": _STAFF,
+    "adjustItemQuantity": _STAFF,
+    "moveItem": _STAFF,
+    "deleteItem": _MANAGER,
+    # orders and shipments
+    "createOrder": _MANAGER_OR_CUSTOMER,
+    "readOrders": _ALL,
+    "cancelOrder": _MANAGER_OR_CUSTOMER,
+    "fulfillOrder": _STAFF,
+    "createShipment": _STAFF,
+    "updateShipmentStatus": _STAFF,
+    "readShipments": _ALL,
+    "deleteOrder": _MANAGER,
+    "deleteShipment": _MANAGER,
+    # accounts
+    "setUserRole": _MANAGER,
+    "users": _MANAGER,
+}
+
+
+def allowed(operation: str, role: Role | None) -> bool:
+    if operation in PUBLIC:
+        return True
+    if role is None:
+        return False
+    return role in PERMISSIONS[operation]
+
+
+def sees_only_own(role: Role) -> bool:
+    """Customers see only the orders they placed and the shipments of those orders."""
+    return role is Role.CUSTOMER

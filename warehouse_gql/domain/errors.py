@@ -1,0 +1,134 @@
+"""Every expected failure of the warehouse, each with the GraphQL error code it maps to.
+
+    WarehouseError                 (code)
+    ├── Unauthenticated            UNAUTHENTICATED
+    ├── Forbidden                  FORBIDDEN
+    ├── BadUserInput               BAD_USER_INPUT
+    ├── NotFound                   NOT_FOUND
+    ├── Conflict                   CONFLICT
+    ├── InsufficientStock          INSUFFICIENT_STOCK
+    ├── CapacityExceeded           CAPACITY_EXCEEDED
+    ├── InvalidTransition          INVALID_TRANSITION
+    ├── RateLimited                RATE_LIMITED
+    └── ServiceUnavailable         SERVICE_UNAVAILABLE
+
+Anything else that escapes a resolver is unexpected: it is logged with a request id and
+reaches the client as INTERNAL_SERVER_ERROR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class WarehouseError(Exception):
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthenticated(WarehouseError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(
+        self, message: str = "Log in first: this operation needs a valid session token."
+    ) -> None:
+        super().__init__(message)
+
+
+class Forbidden(WarehouseError):
+    code = "FORBIDDEN"
+
+    def __init__(self, operation: str, role: str) -> None:
+        super().__init__(f"Your role {role} may not use {operation}.")
+        self.operation = operation
+        self.role = role
+
+
+class BadUserInput(WarehouseError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(WarehouseError):
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"No {kind} with id {ident!r} exists.")
+        self.kind = kind
+        self.ident = ident
+
+
+class Conflict(WarehouseError):
+    code = "CONFLICT"
+
+
+class InsufficientStock(WarehouseError):
+    code = "INSUFFICIENT_STOCK"
+
+    def __init__(self, shorts: Mapping[str, int]) -> None:
+        # shorts: sku -> how many units are missing
+        self.shorts = dict(shorts)
+        listed = ", ".join(f"{sku} (short by {n})" for sku, n in sorted(self.shorts.items()))
+        super().__init__(f"Not enough stock of {listed}.")
+
+
+class CapacityExceeded(WarehouseError):
+    code = "CAPACITY_EXCEEDED"
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+    @classmethod
+    def no_room(cls, location: str, requested: int, free: int) -> CapacityExceeded:
+        return cls(location, f"Bin {location} has room for {free} more units, not {requested}.")
+
+    @classmethod
+    def below_load(cls, location: str, capacity: int, load: int) -> CapacityExceeded:
+        return cls(
+            location, f"Bin {location} holds {load} units, more than the new capacity {capacity}."
+        )
+
+
+class InvalidTransition(WarehouseError):
+    code = "INVALID_TRANSITION"
+
+    def __init__(self, kind: str, current: str, target: str) -> None:
+        super().__init__(f"A {kind} that is {current} cannot become {target}.")
+        self.kind = kind
+        self.current = current
+        self.target = target
+
+
+class RateLimited(WarehouseError):
+    code = "RATE_LIMITED"
+
+
+class ServiceUnavailable(WarehouseError):
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(
+        self, message: str = "The database is unreachable right now; try again shortly."
+    ) -> None:
+        super().__init__(message)
+
+
+CODES = (
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "CONFLICT",
+    "INSUFFICIENT_STOCK",
+    "CAPACITY_EXCEEDED",
+    "INVALID_TRANSITION",
+    "RATE_LIMITED",
+    "SERVICE_UNAVAILABLE",
+    "INTERNAL_SERVER_ERROR",
+)

@@ -1,0 +1,142 @@
+"""Stock rules: what a valid bin, item and quantity look like, and how picks are allocated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from warehouse_gql.domain.errors import BadUserInput, InsufficientStock
+
+MAX_CAPACITY = 1_000_000_000
+MAX_LOCATION = 64
+MAX_NAME = 200
+MAX_SKU = 64
+MAX_REASON = 200
+SKU_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def clean_location(location: str) -> str:
+    cleaned = location.strip()
+    if not 1 <= len(cleaned) <= MAX_LOCATION:
+        raise BadUserInput(
+            f"location must be 1 to {MAX_LOCATION} characters after trimming, got {len(cleaned)}.",
+            field="location",
+        )
+    return cleaned
+
+
+def location_key(location: str) -> str:
+    """Locations are unique case-insensitively: `a-01-03` and `A-01-03` are one place."""
+    return location.strip().upper()
+
+
+def check_capacity(capacity: int) -> int:
+    if not 0 <= capacity <= MAX_CAPACITY:
+        raise BadUserInput(
+            f"capacity must be between 0 and {MAX_CAPACITY:,}, got {capacity}.", field="capacity"
+        )
+    return capacity
+
+
+def clean_name(name: str) -> str:
+    cleaned = name.strip()
+    if not 1 <= len(cleaned) <= MAX_NAME:
+        raise BadUserInput(
+            f"name must be 1 to {MAX_NAME} characters after trimming, got {len(cleaned)}.",
+            field="name",
+        )
+    return cleaned
+
+
+def check_sku(sku: str, *, field: str = "sku") -> str:
+    if not SKU_PATTERN.fullmatch(sku):
+        raise BadUserInput(
+            f"{field} {sku!r} must be 1 to {MAX_SKU} characters of letters, digits, '.', '_' or '-'.",
+            field=field,
+        )
+    return sku
+
+
+def check_quantity(quantity: int, *, field: str = "quantity") -> int:
+    if not 0 <= quantity <= MAX_CAPACITY:
+        raise BadUserInput(
+            f"{field} must be between 0 and {MAX_CAPACITY:,}, got {quantity}.", field=field
+        )
+    return quantity
+
+
+def check_delta(delta: int) -> int:
+    if delta == 0:
+        raise BadUserInput(
+            "delta must not be 0: a change of nothing is not a change.", field="delta"
+        )
+    if abs(delta) > MAX_CAPACITY:
+        raise BadUserInput(f"delta must be at most {MAX_CAPACITY:,} either way.", field="delta")
+    return delta
+
+
+def check_move_quantity(quantity: int) -> int:
+    if not 1 <= quantity <= MAX_CAPACITY:
+        raise BadUserInput(
+            f"quantity to move must be at least 1, got {quantity}.", field="quantity"
+        )
+    return quantity
+
+
+def clean_reason(reason: str) -> str:
+    cleaned = reason.strip()
+    if not 1 <= len(cleaned) <= MAX_REASON:
+        raise BadUserInput(
+            f"reason must be 1 to {MAX_REASON} characters after trimming.", field="reason"
+        )
+    return cleaned
+
+
+@dataclass(frozen=True)
+class StockSource:
+    """One bin's stock of a sku, a candidate for picking."""
+
+    sku: str
+    item_id: str
+    bin_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Pick:
+    sku: str
+    item_id: str
+    bin_id: str
+    quantity: int
+
+
+def allocate_picks(lines: Sequence[tuple[str, int]], stock: Iterable[StockSource]) -> list[Pick]:
+    """Plan the picks for order lines, fullest bin first so an order needs the fewest picks.
+
+    `stock` lists the items holding the ordered skus. Raises InsufficientStock naming every
+    short sku when any line cannot be filled.
+    """
+    by_sku: dict[str, list[StockSource]] = {}
+    for source in stock:
+        by_sku.setdefault(source.sku, []).append(source)
+    picks: list[Pick] = []
+    shorts: dict[str, int] = {}
+    for sku, wanted in lines:
+        # Ties broken by bin id so the plan is deterministic.
+        sources = sorted(by_sku.get(sku, []), key=lambda s: (-s.quantity, s.bin_id))
+        remaining = wanted
+        for source in sources:
+            if remaining == 0:
+                break
+            take = min(source.quantity, remaining)
+            if take > 0:
+                picks.append(
+                    Pick(sku=sku, item_id=source.item_id, bin_id=source.bin_id, quantity=take)
+                )
+                remaining -= take
+        if remaining:
+            shorts[sku] = remaining
+    if shorts:
+        raise InsufficientStock(shorts)
+    return picks

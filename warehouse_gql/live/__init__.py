@@ -1,0 +1,1 @@
+"""Change events and the broadcaster bridge that carries them to subscribers."""

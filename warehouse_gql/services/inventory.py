@@ -1,0 +1,174 @@
+"""Bins and stock: every quantity change updates the item, its bin's load and the ledger in
+one transaction, then publishes the item's event."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from warehouse_gql.domain import inventory as rules
+from warehouse_gql.domain.errors import BadUserInput
+from warehouse_gql.domain.models import Bin, Item, User
+from warehouse_gql.live.bus import EventBus
+from warehouse_gql.live.events import ChangeKind, ItemChanged
+from warehouse_gql.store import bins, items
+from warehouse_gql.store.database import Database
+from warehouse_gql.store.ids import require_id
+
+
+async def create_bin(db: Database, *, location: str, capacity: int) -> Bin:
+    return await bins.insert_bin(
+        db, location=rules.clean_location(location), capacity=rules.check_capacity(capacity)
+    )
+
+
+async def update_bin(
+    db: Database, *, bin_id: str, location: str | None, capacity: int | None
+) -> Bin:
+    oid = require_id(bin_id, "bin")
+    new_location = None if location is None else rules.clean_location(location)
+    new_capacity = None if capacity is None else rules.check_capacity(capacity)
+
+    async def work(session: AsyncClientSession) -> Bin:
+        return await bins.update_bin(db, session, oid, location=new_location, capacity=new_capacity)
+
+    return await db.transaction(work)
+
+
+async def delete_bin(db: Database, *, bin_id: str) -> str:
+    oid = require_id(bin_id, "bin")
+
+    async def work(session: AsyncClientSession) -> None:
+        await bins.delete_bin(db, session, oid)
+
+    await db.transaction(work)
+    return bin_id
+
+
+async def create_item(
+    db: Database, events: EventBus, *, name: str, sku: str, bin_id: str, quantity: int, user: User
+) -> Item:
+    name = rules.clean_name(name)
+    sku = rules.check_sku(sku)
+    quantity = rules.check_quantity(quantity)
+    bin_oid = require_id(bin_id, "bin")
+
+    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+        # Touching the bin even for 0 units makes a concurrent deleteBin a write conflict.
+        bin = await bins.change_load(db, session, bin_oid, quantity)
+        item = await items.insert_item(db, session, name=name, sku=sku, bin=bin, quantity=quantity)
+        if quantity:
+            await items.record_movement(
+                db, session, item=item, bin=bin, delta=quantity, reason="create", user_id=user.id
+            )
+        return item, bin
+
+    item, bin = await db.transaction(work)
+    await events.publish([ItemChanged(ChangeKind.CREATED, item, bin.location, None)])
+    return item
+
+
+async def update_item(db: Database, events: EventBus, *, item_id: str, name: str | None) -> Item:
+    oid = require_id(item_id, "item")
+    if name is None:
+        raise BadUserInput("Nothing to update: give a new name.", field="name")
+    new_name = rules.clean_name(name)
+
+    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+        item = await items.rename(db, session, oid, new_name)
+        return item, await bins.require_bin(db, require_id(item.bin_id, "bin"), session)
+
+    item, bin = await db.transaction(work)
+    await events.publish([ItemChanged(ChangeKind.UPDATED, item, bin.location, item.quantity)])
+    return item
+
+
+async def adjust_item_quantity(
+    db: Database, events: EventBus, *, item_id: str, delta: int, reason: str, user: User
+) -> Item:
+    oid = require_id(item_id, "item")
+    delta = rules.check_delta(delta)
+    reason = rules.clean_reason(reason)
+
+    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+        item = await items.change_quantity(db, session, oid, delta)
+        bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), delta)
+        await items.record_movement(
+            db, session, item=item, bin=bin, delta=delta, reason=reason, user_id=user.id
+        )
+        return item, bin
+
+    item, bin = await db.transaction(work)
+    await events.publish(
+        [ItemChanged(ChangeKind.UPDATED, item, bin.location, item.quantity - delta)]
+    )
+    return item
+
+
+async def move_item(
+    db: Database, events: EventBus, *, item_id: str, to_bin_id: str, quantity: int, user: User
+) -> Item:
+    """Take units out of one item and into the same sku's item in another bin, atomically."""
+    source_oid = require_id(item_id, "item")
+    target_bin_oid = require_id(to_bin_id, "bin")
+    quantity = rules.check_move_quantity(quantity)
+
+    async def work(session: AsyncClientSession) -> tuple[Item, Bin, Item, Bin]:
+        source = await items.change_quantity(db, session, source_oid, -quantity)
+        if source.bin_id == to_bin_id:
+            raise BadUserInput("toBinId is the bin the item is already in.", field="toBinId")
+        source_bin = await bins.change_load(
+            db, session, require_id(source.bin_id, "bin"), -quantity
+        )
+        target_bin = await bins.change_load(db, session, target_bin_oid, quantity)
+        target = await items.add_to_bin(
+            db, session, sku=source.sku, name=source.name, bin=target_bin, delta=quantity
+        )
+        await items.record_movement(
+            db,
+            session,
+            item=source,
+            bin=source_bin,
+            delta=-quantity,
+            reason="move",
+            user_id=user.id,
+        )
+        await items.record_movement(
+            db, session, item=target, bin=target_bin, delta=quantity, reason="move", user_id=user.id
+        )
+        return source, source_bin, target, target_bin
+
+    source, source_bin, target, target_bin = await db.transaction(work)
+    # Revision 1 means the upsert above created the target item.
+    target_kind = ChangeKind.CREATED if target.revision == 1 else ChangeKind.UPDATED
+    await events.publish(
+        [
+            ItemChanged(
+                ChangeKind.UPDATED, source, source_bin.location, source.quantity + quantity
+            ),
+            ItemChanged(
+                target_kind,
+                target,
+                target_bin.location,
+                None if target_kind is ChangeKind.CREATED else target.quantity - quantity,
+            ),
+        ]
+    )
+    return target
+
+
+async def delete_item(db: Database, events: EventBus, *, item_id: str) -> str:
+    oid = require_id(item_id, "item")
+
+    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+        item = await items.delete_empty(db, session, oid)
+        # Touch the bin so deleteBin and a delete of its last item serialise.
+        bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), 0)
+        return item, bin
+
+    item, bin = await db.transaction(work)
+    # The last state, one revision on, so it orders after every earlier event of the item.
+    last = replace(item, revision=item.revision + 1)
+    await events.publish([ItemChanged(ChangeKind.DELETED, last, bin.location, item.quantity)])
+    return item_id

@@ -1,0 +1,214 @@
+"""Orders and shipments: placing, fulfilling (all or nothing), cancelling and shipping."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from warehouse_gql.domain import inventory as stock_rules
+from warehouse_gql.domain import orders as rules
+from warehouse_gql.domain.access import Role, sees_only_own
+from warehouse_gql.domain.errors import BadUserInput, InvalidTransition, NotFound
+from warehouse_gql.domain.models import Bin, Item, Order, PickRecord, Shipment, User
+from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
+from warehouse_gql.live.bus import EventBus
+from warehouse_gql.live.events import ChangeKind, ItemChanged, ShipmentChanged
+from warehouse_gql.store import bins, items
+from warehouse_gql.store import orders as store
+from warehouse_gql.store.database import Database
+from warehouse_gql.store.ids import require_id
+
+
+async def create_order(
+    db: Database,
+    *,
+    customer_name: str,
+    lines: list[tuple[str, int]],
+    idempotency_key: str | None,
+    user: User,
+) -> Order:
+    customer_name = rules.clean_customer_name(customer_name)
+    lines = rules.check_lines(lines)
+    idempotency_key = rules.check_idempotency_key(idempotency_key)
+    skus = [sku for sku, _ in lines]
+    unknown = sorted(set(skus) - await items.known_skus(db, skus))
+    if unknown:
+        raise BadUserInput(
+            f"The warehouse does not know sku {', '.join(unknown)}.", field="items.sku"
+        )
+    return await store.insert_order(
+        db,
+        customer_name=customer_name,
+        lines=lines,
+        created_by=user.id,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _visible_order(order: Order | None, user: User) -> Order | None:
+    """Another customer's order is invisible to a customer, never forbidden."""
+    if order is None or (sees_only_own(user.role) and order.created_by != user.id):
+        return None
+    return order
+
+
+async def require_visible_order(db: Database, order_id: str, user: User) -> Order:
+    order = _visible_order(await store.get_order(db, require_id(order_id, "order")), user)
+    if order is None:
+        raise NotFound("order", order_id)
+    return order
+
+
+async def fulfil_order(db: Database, events: EventBus, *, order_id: str, user: User) -> Order:
+    """Pick every line, fullest bin first, in one transaction: all lines or nothing."""
+    oid = require_id(order_id, "order")
+    changed: list[tuple[Item, Bin, int]] = []
+
+    async def work(session: AsyncClientSession) -> Order:
+        changed.clear()  # the transaction may run again after a write conflict
+        order = await store.require_order(db, oid, session)
+        rules.check_order_transition(order.status, OrderStatus.FULFILLED)
+        lines = [(line.sku, line.quantity) for line in order.lines]
+        stock = await items.stock_of_skus(db, [sku for sku, _ in lines], session)
+        plan = stock_rules.allocate_picks(
+            lines,
+            [
+                stock_rules.StockSource(
+                    sku=i.sku, item_id=i.id, bin_id=i.bin_id, quantity=i.quantity
+                )
+                for i in stock
+            ],
+        )
+        picks: list[PickRecord] = []
+        for pick in plan:
+            # Conditional decrements: two fulfilments can never take the same unit; if another
+            # transaction touched these documents since our snapshot, this is a write conflict
+            # and the whole fulfilment is retried against fresh stock.
+            item = await items.change_quantity(
+                db, session, require_id(pick.item_id, "item"), -pick.quantity
+            )
+            bin = await bins.change_load(
+                db, session, require_id(pick.bin_id, "bin"), -pick.quantity
+            )
+            await items.record_movement(
+                db,
+                session,
+                item=item,
+                bin=bin,
+                delta=-pick.quantity,
+                reason="fulfil",
+                user_id=user.id,
+                order_id=order.id,
+            )
+            changed.append((item, bin, pick.quantity))
+            picks.append(
+                PickRecord(
+                    sku=pick.sku, quantity=pick.quantity, bin_id=bin.id, bin_location=bin.location
+                )
+            )
+            await db.checkpoint("fulfil.pick")
+        if not await store.set_order_status(
+            db,
+            session,
+            oid,
+            expected=[OrderStatus.PENDING],
+            status=OrderStatus.FULFILLED,
+            picks=picks,
+        ):
+            raise InvalidTransition("order", order.status.value, OrderStatus.FULFILLED.value)
+        return await store.require_order(db, oid, session)
+
+    order = await db.transaction(work)
+    await events.publish(
+        [
+            ItemChanged(ChangeKind.UPDATED, item, bin.location, item.quantity + taken)
+            for item, bin, taken in changed
+        ]
+    )
+    return order
+
+
+async def cancel_order(db: Database, *, order_id: str, user: User) -> Order:
+    order = await require_visible_order(db, order_id, user)
+    rules.check_order_transition(order.status, OrderStatus.CANCELLED)
+    oid = require_id(order_id, "order")
+
+    async def work(session: AsyncClientSession) -> Order:
+        if not await store.set_order_status(
+            db, session, oid, expected=[OrderStatus.PENDING], status=OrderStatus.CANCELLED
+        ):
+            current = await store.require_order(db, oid, session)
+            raise InvalidTransition("order", current.status.value, OrderStatus.CANCELLED.value)
+        return await store.require_order(db, oid, session)
+
+    return await db.transaction(work)
+
+
+async def delete_order(db: Database, *, order_id: str) -> str:
+    oid = require_id(order_id, "order")
+
+    async def work(session: AsyncClientSession) -> None:
+        await store.delete_order(db, session, oid)
+
+    await db.transaction(work)
+    return order_id
+
+
+async def create_shipment(
+    db: Database, events: EventBus, *, order_id: str, carrier: str, tracking_number: str
+) -> Shipment:
+    oid = require_id(order_id, "order")
+    carrier = rules.clean_carrier(carrier)
+    tracking_number = rules.clean_tracking_number(tracking_number)
+
+    async def work(session: AsyncClientSession) -> Shipment:
+        order = await store.require_order(db, oid, session)
+        if order.status not in rules.SHIPPABLE or not await store.set_order_status(
+            db, session, oid, expected=list(rules.SHIPPABLE), status=OrderStatus.SHIPPED
+        ):
+            raise InvalidTransition("order", order.status.value, OrderStatus.SHIPPED.value)
+        return await store.insert_shipment(
+            db, session, order=order, carrier=carrier, tracking_number=tracking_number
+        )
+
+    shipment = await db.transaction(work)
+    await events.publish([ShipmentChanged(ChangeKind.CREATED, shipment)])
+    return shipment
+
+
+async def update_shipment_status(
+    db: Database, events: EventBus, *, shipment_id: str, status: ShipmentStatus
+) -> Shipment:
+    oid = require_id(shipment_id, "shipment")
+    current = await store.get_shipment(db, oid)
+    if current is None:
+        raise NotFound("shipment", shipment_id)
+    if rules.shipment_transition_is_noop(current.status, status):
+        return current
+
+    async def work(session: AsyncClientSession) -> Shipment:
+        return await store.set_shipment_status(
+            db, session, oid, expected=current.status, status=status
+        )
+
+    shipment = await db.transaction(work)
+    await events.publish([ShipmentChanged(ChangeKind.UPDATED, shipment)])
+    return shipment
+
+
+async def delete_shipment(db: Database, events: EventBus, *, shipment_id: str) -> str:
+    oid = require_id(shipment_id, "shipment")
+
+    async def work(session: AsyncClientSession) -> Shipment:
+        return await store.delete_shipment(db, session, oid)
+
+    shipment = await db.transaction(work)
+    last = replace(shipment, revision=shipment.revision + 1)
+    await events.publish([ShipmentChanged(ChangeKind.DELETED, last)])
+    return shipment_id
+
+
+def order_scope(user: User) -> str | None:
+    """The owner filter for order and shipment lists: a customer's own id, else none."""
+    return user.id if user.role is Role.CUSTOMER else None

@@ -1,0 +1,66 @@
+"""Settings, read once from the environment and command-line flags (flags win)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}.") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_url: str | None = None
+    mongodb_db: str = "warehouse"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".warehouse-data")
+    workers: int = 1
+    session_ttl_hours: int = 168
+    production: bool = False
+    # Introspection and GraphiQL are on outside production; WAREHOUSE_GRAPHIQL=1 turns them on there.
+    graphiql: bool = True
+    # GraphQL document limits against abusive queries.
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    # Cheap argon2 parameters: only the test suite sets this, never the environment.
+    fast_password_hashing: bool = field(default=False, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        production = env.get("WAREHOUSE_ENV", "").lower() == "production"
+        graphiql_flag = env.get("WAREHOUSE_GRAPHIQL", "").lower() in {"1", "true", "yes"}
+        settings = cls(
+            mongodb_url=env.get("MONGODB_URL") or None,
+            mongodb_db=env.get("MONGODB_DB") or "warehouse",
+            redis_url=env.get("REDIS_URL") or None,
+            host=env.get("HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 8000, 1, 65535),
+            data_dir=Path(env.get("WAREHOUSE_DATA_DIR") or ".warehouse-data"),
+            session_ttl_hours=_int(env, "SESSION_TTL_HOURS", 168, 1, 24 * 365 * 10),
+            production=production,
+            graphiql=graphiql_flag or not production,
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **given) if given else settings

@@ -1,0 +1,1 @@
+"""The only code that touches PyMongo: collections, indexes, transactions and document mapping."""

@@ -1,0 +1,152 @@
+"""Bins. `currentLoad` and `freeCapacity` are only ever changed together, by conditional
+updates, so a bin can never hold more than its capacity whatever runs concurrently."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from warehouse_gql.domain.errors import CapacityExceeded, Conflict, NotFound
+from warehouse_gql.domain.inventory import location_key
+from warehouse_gql.domain.models import Bin
+from warehouse_gql.store.database import Database, Document, page
+
+
+def to_bin(doc: Document) -> Bin:
+    return Bin(
+        id=str(doc["_id"]),
+        location=doc["location"],
+        capacity=doc["capacity"],
+        current_load=doc["currentLoad"],
+        created_at=doc["createdAt"],
+        updated_at=doc["updatedAt"],
+    )
+
+
+def _location_taken(location: str) -> Conflict:
+    return Conflict(f"A bin at location {location} already exists.")
+
+
+async def insert_bin(db: Database, *, location: str, capacity: int) -> Bin:
+    now = datetime.now(UTC)
+    doc: Document = {
+        "location": location,
+        "locationKey": location_key(location),
+        "capacity": capacity,
+        "currentLoad": 0,
+        "freeCapacity": capacity,
+        "version": 0,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    try:
+        await db.bins.insert_one(doc)
+    except DuplicateKeyError:
+        raise _location_taken(location) from None
+    return to_bin(doc)
+
+
+async def get_bin(
+    db: Database, bin_id: ObjectId, session: AsyncClientSession | None = None
+) -> Bin | None:
+    doc = await db.bins.find_one({"_id": bin_id}, session=session)
+    return None if doc is None else to_bin(doc)
+
+
+async def require_bin(
+    db: Database, bin_id: ObjectId, session: AsyncClientSession | None = None
+) -> Bin:
+    found = await get_bin(db, bin_id, session)
+    if found is None:
+        raise NotFound("bin", str(bin_id))
+    return found
+
+
+async def bins_by_ids(db: Database, ids: list[ObjectId]) -> dict[str, Bin]:
+    docs = await db.bins.find({"_id": {"$in": ids}}).to_list()
+    return {str(d["_id"]): to_bin(d) for d in docs}
+
+
+def _prefix_query(location_prefix: str | None) -> dict[str, Any]:
+    if not location_prefix:
+        return {}
+    # An anchored, case-folded prefix uses the unique locationKey index as a range scan.
+    return {"locationKey": {"$regex": "^" + re.escape(location_key(location_prefix))}}
+
+
+async def page_bins(
+    db: Database, *, first: int, after: ObjectId | None, location_prefix: str | None
+) -> tuple[list[Bin], bool]:
+    docs, more = await page(db.bins, _prefix_query(location_prefix), first=first, after=after)
+    return [to_bin(d) for d in docs], more
+
+
+async def count_bins(db: Database, *, location_prefix: str | None) -> int:
+    return await db.bins.count_documents(_prefix_query(location_prefix))
+
+
+async def change_load(
+    db: Database, session: AsyncClientSession, bin_id: ObjectId, delta: int
+) -> Bin:
+    """Add `delta` units to a bin's load inside a transaction; CAPACITY_EXCEEDED when they do not fit."""
+    guard: Document = (
+        {"freeCapacity": {"$gte": delta}} if delta > 0 else {"currentLoad": {"$gte": -delta}}
+    )
+    result = await db.bins.update_one(
+        {"_id": bin_id, **guard},
+        {
+            "$inc": {"currentLoad": delta, "freeCapacity": -delta, "version": 1},
+            "$set": {"updatedAt": datetime.now(UTC)},
+        },
+        session=session,
+    )
+    current = await require_bin(db, bin_id, session)
+    if result.matched_count == 0:
+        # Only a positive delta can fail here: loads are sums of non-negative quantities.
+        raise CapacityExceeded.no_room(current.location, delta, current.free_capacity)
+    return current
+
+
+async def update_bin(
+    db: Database,
+    session: AsyncClientSession,
+    bin_id: ObjectId,
+    *,
+    location: str | None,
+    capacity: int | None,
+) -> Bin:
+    current = await require_bin(db, bin_id, session)
+    changes: Document = {"updatedAt": datetime.now(UTC)}
+    if location is not None:
+        changes["location"] = location
+        changes["locationKey"] = location_key(location)
+    if capacity is not None:
+        if capacity < current.current_load:
+            raise CapacityExceeded.below_load(current.location, capacity, current.current_load)
+        changes["capacity"] = capacity
+        changes["freeCapacity"] = capacity - current.current_load
+    try:
+        # Conditional on the load read above: inside the snapshot transaction a concurrent
+        # change of the load is a write conflict, and the whole update is retried.
+        result = await db.bins.update_one(
+            {"_id": bin_id, "currentLoad": current.current_load},
+            {"$set": changes, "$inc": {"version": 1}},
+            session=session,
+        )
+    except DuplicateKeyError:
+        raise _location_taken(location or "") from None
+    if result.matched_count == 0:
+        raise Conflict(f"Bin {current.location} changed while it was being updated; try again.")
+    return await require_bin(db, bin_id, session)
+
+
+async def delete_bin(db: Database, session: AsyncClientSession, bin_id: ObjectId) -> None:
+    current = await require_bin(db, bin_id, session)
+    if await db.items.find_one({"binId": bin_id}, {"_id": 1}, session=session) is not None:
+        raise Conflict(f"Bin {current.location} still holds items; move or delete them first.")
+    await db.bins.delete_one({"_id": bin_id}, session=session)

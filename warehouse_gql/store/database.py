@@ -1,0 +1,142 @@
+"""The database handle: collections, indexes, transactions with bounded retry, keyset pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Document = dict[str, Any]
+Collection = AsyncCollection[Document]
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "users": [
+        IndexModel([("usernameKey", ASCENDING)], unique=True, name="username_unique"),
+        IndexModel([("emailKey", ASCENDING)], unique=True, name="email_unique"),
+    ],
+    "sessions": [
+        # Expired sessions are removed by MongoDB; lookups also check expiresAt themselves.
+        IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0, name="session_expiry"),
+        IndexModel([("userId", ASCENDING)], name="session_user"),
+    ],
+    "bins": [
+        IndexModel([("locationKey", ASCENDING)], unique=True, name="location_unique"),
+    ],
+    "items": [
+        IndexModel([("sku", ASCENDING), ("binId", ASCENDING)], unique=True, name="sku_bin_unique"),
+        IndexModel([("binId", ASCENDING), ("_id", ASCENDING)], name="items_by_bin"),
+        IndexModel([("quantity", ASCENDING), ("_id", ASCENDING)], name="items_by_quantity"),
+    ],
+    "movements": [
+        IndexModel([("sku", ASCENDING), ("_id", ASCENDING)], name="movements_by_sku"),
+        IndexModel([("itemId", ASCENDING), ("_id", ASCENDING)], name="movements_by_item"),
+        IndexModel([("orderId", ASCENDING)], name="movements_by_order", sparse=True),
+    ],
+    "orders": [
+        IndexModel([("createdBy", ASCENDING), ("_id", ASCENDING)], name="orders_by_owner"),
+        IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="orders_by_status"),
+        # One order per (user, idempotencyKey); orders without a key are not indexed.
+        IndexModel(
+            [("idempotencyId", ASCENDING)], unique=True, sparse=True, name="order_idempotency"
+        ),
+    ],
+    "shipments": [
+        IndexModel(
+            [("carrier", ASCENDING), ("trackingNumber", ASCENDING)],
+            unique=True,
+            name="tracking_unique",
+        ),
+        IndexModel([("orderId", ASCENDING), ("_id", ASCENDING)], name="shipments_by_order"),
+        IndexModel([("orderOwner", ASCENDING), ("_id", ASCENDING)], name="shipments_by_owner"),
+        IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="shipments_by_status"),
+    ],
+}
+
+
+@dataclass
+class TransactionStats:
+    """Counts since start: how often transactions ran and how often they had to be retried."""
+
+    started: int = 0
+    retried: int = 0
+
+
+class Database:
+    """Owns the client's collections. Made in the app's lifespan, never at import time."""
+
+    def __init__(self, client: AsyncMongoClient[Document], name: str) -> None:
+        self.client = client
+        self.db = client.get_database(name)
+        self.users: Collection = self.db["users"]
+        self.sessions: Collection = self.db["sessions"]
+        self.bins: Collection = self.db["bins"]
+        self.items: Collection = self.db["items"]
+        self.movements: Collection = self.db["movements"]
+        self.orders: Collection = self.db["orders"]
+        self.shipments: Collection = self.db["shipments"]
+        self.stats = TransactionStats()
+        # Test hook: called between the steps of multi-step writes (see services.orders).
+        self.fault_injector: Callable[[str], Awaitable[None]] | None = None
+
+    async def ensure_indexes(self) -> None:
+        """Create every index; idempotent, so every process runs it at start-up."""
+        for name, models in INDEXES.items():
+            await self.db[name].create_indexes(models)
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run `work` in one multi-document transaction.
+
+        Write conflicts under concurrency surface as TransientTransactionError; the driver's
+        with_transaction retries those (and UnknownTransactionCommitResult on commit) with
+        jittered exponential backoff, bounded at 120 seconds. `work` must therefore be safe to
+        run again: it only touches the database through the session.
+        """
+        attempts = 0
+
+        async def counted(session: AsyncClientSession) -> T:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                self.stats.retried += 1
+            return await work(session)
+
+        self.stats.started += 1
+        async with self.client.start_session() as session:
+            return await session.with_transaction(
+                counted,
+                read_concern=ReadConcern("snapshot"),
+                write_concern=WriteConcern("majority"),
+            )
+
+    async def checkpoint(self, step: str) -> None:
+        if self.fault_injector is not None:
+            await self.fault_injector(step)
+
+
+async def page(
+    collection: Collection,
+    query: Mapping[str, Any],
+    *,
+    first: int,
+    after: ObjectId | None,
+) -> tuple[list[Document], bool]:
+    """A keyset page in creation order: `first` documents after the cursor, and whether more follow."""
+    filt = dict(query)
+    if after is not None:
+        filt["_id"] = {"$gt": after}
+    docs = await collection.find(filt).sort("_id", ASCENDING).limit(first + 1).to_list()
+    return docs[:first], len(docs) > first

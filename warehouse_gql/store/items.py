@@ -1,0 +1,247 @@
+"""Items (one sku in one bin) and the Movement ledger that explains every quantity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from warehouse_gql.domain.errors import Conflict, InsufficientStock, NotFound
+from warehouse_gql.domain.models import Bin, Item, Movement
+from warehouse_gql.store.database import Database, Document, page
+
+Session = AsyncClientSession | None
+
+
+def to_item(doc: Document) -> Item:
+    return Item(
+        id=str(doc["_id"]),
+        name=doc["name"],
+        sku=doc["sku"],
+        bin_id=str(doc["binId"]),
+        quantity=doc["quantity"],
+        revision=doc.get("revision", 0),
+        created_at=doc["createdAt"],
+        updated_at=doc["updatedAt"],
+    )
+
+
+def _sku_in_bin_taken(sku: str, location: str) -> Conflict:
+    return Conflict(
+        f"Bin {location} already holds sku {sku}; use adjustItemQuantity to receive more."
+    )
+
+
+async def insert_item(
+    db: Database, session: AsyncClientSession, *, name: str, sku: str, bin: Bin, quantity: int
+) -> Item:
+    now = datetime.now(UTC)
+    doc: Document = {
+        "name": name,
+        "sku": sku,
+        "binId": ObjectId(bin.id),
+        "quantity": quantity,
+        "revision": 1,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    try:
+        await db.items.insert_one(doc, session=session)
+    except DuplicateKeyError:
+        raise _sku_in_bin_taken(sku, bin.location) from None
+    return to_item(doc)
+
+
+async def get_item(db: Database, item_id: ObjectId, session: Session = None) -> Item | None:
+    doc = await db.items.find_one({"_id": item_id}, session=session)
+    return None if doc is None else to_item(doc)
+
+
+async def require_item(db: Database, item_id: ObjectId, session: Session = None) -> Item:
+    found = await get_item(db, item_id, session)
+    if found is None:
+        raise NotFound("item", str(item_id))
+    return found
+
+
+async def change_quantity(
+    db: Database, session: AsyncClientSession, item_id: ObjectId, delta: int
+) -> Item:
+    """Add `delta` (possibly negative) units; the quantity can never go below zero."""
+    guard: Document = {"quantity": {"$gte": -delta}} if delta < 0 else {}
+    result = await db.items.update_one(
+        {"_id": item_id, **guard},
+        {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": datetime.now(UTC)}},
+        session=session,
+    )
+    current = await require_item(db, item_id, session)
+    if result.matched_count == 0:
+        raise InsufficientStock({current.sku: -delta - current.quantity})
+    return current
+
+
+async def add_to_bin(
+    db: Database, session: AsyncClientSession, *, sku: str, name: str, bin: Bin, delta: int
+) -> Item:
+    """Put `delta` units of a sku into a bin, creating its item there when it has none."""
+    now = datetime.now(UTC)
+    await db.items.update_one(
+        {"sku": sku, "binId": ObjectId(bin.id)},
+        {
+            "$inc": {"quantity": delta, "revision": 1},
+            "$set": {"updatedAt": now},
+            "$setOnInsert": {"name": name, "createdAt": now},
+        },
+        upsert=True,
+        session=session,
+    )
+    doc = await db.items.find_one({"sku": sku, "binId": ObjectId(bin.id)}, session=session)
+    assert doc is not None  # written just above in this transaction
+    return to_item(doc)
+
+
+async def rename(db: Database, session: AsyncClientSession, item_id: ObjectId, name: str) -> Item:
+    result = await db.items.update_one(
+        {"_id": item_id},
+        {"$set": {"name": name, "updatedAt": datetime.now(UTC)}, "$inc": {"revision": 1}},
+        session=session,
+    )
+    if result.matched_count == 0:
+        raise NotFound("item", str(item_id))
+    return await require_item(db, item_id, session)
+
+
+async def delete_empty(db: Database, session: AsyncClientSession, item_id: ObjectId) -> Item:
+    current = await require_item(db, item_id, session)
+    result = await db.items.delete_one({"_id": item_id, "quantity": 0}, session=session)
+    if result.deleted_count == 0:
+        raise Conflict(
+            f"Item {current.sku} still holds {current.quantity} units; adjust it to 0 before deleting."
+        )
+    return current
+
+
+async def items_in_bins(db: Database, bin_ids: Sequence[ObjectId]) -> list[Item]:
+    docs = await db.items.find({"binId": {"$in": list(bin_ids)}}).sort("_id", ASCENDING).to_list()
+    return [to_item(d) for d in docs]
+
+
+async def stock_of_skus(db: Database, skus: Sequence[str], session: Session = None) -> list[Item]:
+    docs = await db.items.find({"sku": {"$in": list(skus)}}, session=session).to_list()
+    return [to_item(d) for d in docs]
+
+
+async def known_skus(db: Database, skus: Sequence[str]) -> set[str]:
+    return set(await db.items.distinct("sku", {"sku": {"$in": list(skus)}}))
+
+
+async def stock_level(db: Database, sku: str) -> int:
+    docs = await db.items.find({"sku": sku}, {"quantity": 1, "_id": 0}).to_list()
+    return sum(d["quantity"] for d in docs)
+
+
+def _item_query(
+    sku: str | None, bin_id: ObjectId | None, max_quantity: int | None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if sku is not None:
+        query["sku"] = sku
+    if bin_id is not None:
+        query["binId"] = bin_id
+    if max_quantity is not None:
+        query["quantity"] = {"$lte": max_quantity}
+    return query
+
+
+async def page_items(
+    db: Database,
+    *,
+    first: int,
+    after: ObjectId | None,
+    sku: str | None,
+    bin_id: ObjectId | None,
+    max_quantity: int | None,
+) -> tuple[list[Item], bool]:
+    docs, more = await page(
+        db.items, _item_query(sku, bin_id, max_quantity), first=first, after=after
+    )
+    return [to_item(d) for d in docs], more
+
+
+async def count_items(
+    db: Database, *, sku: str | None, bin_id: ObjectId | None, max_quantity: int | None
+) -> int:
+    return await db.items.count_documents(_item_query(sku, bin_id, max_quantity))
+
+
+# The ledger
+
+
+def to_movement(doc: Document) -> Movement:
+    return Movement(
+        id=str(doc["_id"]),
+        item_id=str(doc["itemId"]),
+        sku=doc["sku"],
+        bin_id=str(doc["binId"]),
+        bin_location=doc["binLocation"],
+        delta=doc["delta"],
+        quantity_after=doc["quantityAfter"],
+        reason=doc["reason"],
+        user_id=None if doc.get("userId") is None else str(doc["userId"]),
+        order_id=None if doc.get("orderId") is None else str(doc["orderId"]),
+        created_at=doc["createdAt"],
+    )
+
+
+async def record_movement(
+    db: Database,
+    session: AsyncClientSession,
+    *,
+    item: Item,
+    bin: Bin,
+    delta: int,
+    reason: str,
+    user_id: str | None,
+    order_id: str | None = None,
+) -> None:
+    """Write the ledger line of a quantity change, in the same transaction as the change."""
+    doc: Document = {
+        "itemId": ObjectId(item.id),
+        "sku": item.sku,
+        "binId": ObjectId(bin.id),
+        "binLocation": bin.location,
+        "delta": delta,
+        "quantityAfter": item.quantity,
+        "reason": reason,
+        "userId": None if user_id is None else ObjectId(user_id),
+        "createdAt": datetime.now(UTC),
+    }
+    if order_id is not None:
+        doc["orderId"] = ObjectId(order_id)
+    await db.movements.insert_one(doc, session=session)
+
+
+async def page_movements(
+    db: Database, *, first: int, after: ObjectId | None, sku: str | None
+) -> tuple[list[Movement], bool]:
+    query = {} if sku is None else {"sku": sku}
+    docs, more = await page(db.movements, query, first=first, after=after)
+    return [to_movement(d) for d in docs], more
+
+
+async def count_movements(db: Database, *, sku: str | None) -> int:
+    return await db.movements.count_documents({} if sku is None else {"sku": sku})
+
+
+async def low_stock(db: Database, *, threshold: int, sku: str | None) -> list[Item]:
+    """Every item with quantity ≤ threshold: the snapshot a lowStock live query starts from."""
+    query: dict[str, Any] = {"quantity": {"$lte": threshold}}
+    if sku is not None:
+        query["sku"] = sku
+    docs = await db.items.find(query).sort("_id", ASCENDING).to_list()
+    return [to_item(d) for d in docs]

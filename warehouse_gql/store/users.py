@@ -1,0 +1,125 @@
+"""Users and their sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from warehouse_gql.domain.access import Role
+from warehouse_gql.domain.errors import Conflict
+from warehouse_gql.domain.models import User
+from warehouse_gql.store.database import Database, Document, page
+
+
+def to_user(doc: Document) -> User:
+    return User(
+        id=str(doc["_id"]),
+        username=doc["username"],
+        email=doc["email"],
+        role=Role(doc["role"]),
+        created_at=doc["createdAt"],
+        updated_at=doc["updatedAt"],
+    )
+
+
+async def insert_user(
+    db: Database, *, username: str, email: str, password_hash: str, role: Role
+) -> User:
+    now = datetime.now(UTC)
+    doc: Document = {
+        "username": username,
+        "usernameKey": username.lower(),
+        "email": email,
+        "emailKey": email.lower(),
+        "passwordHash": password_hash,
+        "role": role.value,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    try:
+        await db.users.insert_one(doc)
+    except DuplicateKeyError as exc:
+        taken = "email" if "emailKey" in str(exc.details or exc) else "username"
+        value = email if taken == "email" else username
+        raise Conflict(f"The {taken} {value!r} is already taken.") from None
+    return to_user(doc)
+
+
+async def find_credentials(db: Database, username: str) -> tuple[User, str] | None:
+    doc = await db.users.find_one({"usernameKey": username.lower()})
+    if doc is None:
+        return None
+    return to_user(doc), doc["passwordHash"]
+
+
+async def set_password_hash(db: Database, user_id: str, password_hash: str) -> None:
+    await db.users.update_one({"_id": ObjectId(user_id)}, {"$set": {"passwordHash": password_hash}})
+
+
+async def get_user(db: Database, user_id: ObjectId) -> User | None:
+    doc = await db.users.find_one({"_id": user_id}, {"passwordHash": 0})
+    return None if doc is None else to_user(doc)
+
+
+async def users_by_ids(db: Database, ids: list[ObjectId]) -> dict[str, User]:
+    docs = await db.users.find({"_id": {"$in": ids}}, {"passwordHash": 0}).to_list()
+    return {str(d["_id"]): to_user(d) for d in docs}
+
+
+async def set_role(db: Database, user_id: ObjectId, role: Role) -> User | None:
+    await db.users.update_one(
+        {"_id": user_id}, {"$set": {"role": role.value, "updatedAt": datetime.now(UTC)}}
+    )
+    return await get_user(db, user_id)
+
+
+async def page_users(
+    db: Database, *, first: int, after: ObjectId | None
+) -> tuple[list[User], bool]:
+    docs, more = await page(db.users, {}, first=first, after=after)
+    return [to_user(d) for d in docs], more
+
+
+async def count_users(db: Database) -> int:
+    return await db.users.count_documents({})
+
+
+# Sessions: only the SHA-256 of a token is ever stored.
+
+
+async def insert_session(
+    db: Database, *, token_hash: str, user_id: str, expires_at: datetime
+) -> None:
+    await db.sessions.insert_one(
+        {
+            "_id": token_hash,
+            "userId": ObjectId(user_id),
+            "createdAt": datetime.now(UTC),
+            "expiresAt": expires_at,
+        }
+    )
+
+
+async def find_session_user(db: Database, token_hash: str) -> tuple[User, datetime] | None:
+    """The user of a live session and when it expires; None for unknown or expired tokens."""
+    now = datetime.now(UTC)
+    session = await db.sessions.find_one({"_id": token_hash, "expiresAt": {"$gt": now}})
+    if session is None:
+        return None
+    user = await get_user(db, session["userId"])
+    return None if user is None else (user, session["expiresAt"])
+
+
+async def session_exists(db: Database, token_hash: str) -> bool:
+    now = datetime.now(UTC)
+    return (
+        await db.sessions.find_one({"_id": token_hash, "expiresAt": {"$gt": now}}, {"_id": 1})
+        is not None
+    )
+
+
+async def delete_session(db: Database, token_hash: str) -> bool:
+    result = await db.sessions.delete_one({"_id": token_hash})
+    return result.deleted_count == 1
