@@ -81,20 +81,28 @@ def resources(app: Starlette) -> Resources:
 class GraphQLClient:
     http: httpx.AsyncClient
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         body: dict[str, Any] = response.json()
         return body
 
-    async def ok(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """The `data` of a request that must succeed."""
         body = await self.post(query, variables, token)
         assert not body.get("errors"), body.get("errors")
         data: dict[str, Any] = body["data"]
         return data
 
-    async def error(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """The single error of a request that must fail."""
         body = await self.post(query, variables, token)
         assert body.get("errors"), body
@@ -102,7 +110,9 @@ class GraphQLClient:
         error: dict[str, Any] = body["errors"][0]
         return error
 
-    async def code(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> str:
+    async def code(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> str:
         code: str = (await self.error(query, variables, token))["extensions"]["code"]
         return code
 
@@ -133,10 +143,19 @@ async def make_account(resources: Resources, role: Role) -> Account:
     username = unique(role.value.lower())
     password = "correct horse battery"
     user = await accounts.create_user(
-        resources.db, resources.passwords, username=username, email=f"{username}@example.com", password=password, role=role
+        resources.db,
+        resources.passwords,
+        username=username,
+        email=f"{username}@example.com",
+        password=password,
+        role=role,
     )
     session = await accounts.log_in(
-        resources.db, resources.passwords, username=username, password=password, ttl=timedelta(hours=1)
+        resources.db,
+        resources.passwords,
+        username=username,
+        password=password,
+        ttl=timedelta(hours=1),
     )
     return Account(id=user.id, username=username, token=session.token, role=role)
 

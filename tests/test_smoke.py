@@ -1,7 +1,9 @@
-from tests.conftest import GraphQLClient, Account, unique
+from tests.conftest import Account, GraphQLClient, unique
 
 
-async def test_a_manager_creates_a_bin_and_an_item_and_reads_them_back(gql: GraphQLClient, manager: Account) -> None:
+async def test_a_manager_creates_a_bin_and_an_item_and_reads_them_back(
+    gql: GraphQLClient, manager: Account
+) -> None:
     loc = unique("A")
     data = await gql.ok(
         "mutation($i: CreateBinInput!) { createBin(input: $i) { id location capacity currentLoad freeCapacity } }",
@@ -11,12 +13,18 @@ async def test_a_manager_creates_a_bin_and_an_item_and_reads_them_back(gql: Grap
     bin = data["createBin"]
     assert bin["location"] == loc and bin["currentLoad"] == 0 and bin["freeCapacity"] == 100
     sku = unique("SKU")
-    item = (await gql.ok(
-        "mutation($i: CreateItemInput!) { createItem(input: $i) { id quantity bin { currentLoad } } }",
-        {"i": {"name": "Widget", "sku": sku, "binId": bin["id"], "quantity": 30}},
-        manager.token,
-    ))["createItem"]
+    item = (
+        await gql.ok(
+            "mutation($i: CreateItemInput!) { createItem(input: $i) { id quantity bin { currentLoad } } }",
+            {"i": {"name": "Widget", "sku": sku, "binId": bin["id"], "quantity": 30}},
+            manager.token,
+        )
+    )["createItem"]
     assert item["quantity"] == 30 and item["bin"]["currentLoad"] == 30
-    data = await gql.ok("query($s: String!) { stockLevel(sku: $s) items(sku: $s) { totalCount edges { node { sku bin { location } } } } }", {"s": sku}, manager.token)
+    data = await gql.ok(
+        "query($s: String!) { stockLevel(sku: $s) items(sku: $s) { totalCount edges { node { sku bin { location } } } } }",
+        {"s": sku},
+        manager.token,
+    )
     assert data["stockLevel"] == 30
     assert data["items"]["totalCount"] == 1

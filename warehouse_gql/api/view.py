@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
 
 from warehouse_gql.api.context import Context, Resources, bearer_token
+from warehouse_gql.api.errors import translate
 from warehouse_gql.api.schema import build_schema
 from warehouse_gql.settings import Settings
 
@@ -45,12 +47,26 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
         )
         if isinstance(response, Response):
+            request.state.request_id = context.request_id
             response.headers["x-request-id"] = context.request_id
             # GraphQL-over-HTTP: answer in the media type the client prefers.
             accept = request.headers.get("accept", "")
             if GRAPHQL_RESPONSE in accept:
                 response.headers["content-type"] = GRAPHQL_RESPONSE
         return context
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            # Parse errors end the operation before extensions see a result: code them here.
+            request_id = getattr(request.state, "request_id", "-")
+            result.errors = [translate(e, request_id) for e in result.errors]
+        body = process_result(result)
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # Nothing executed (syntax, validation or variable errors): a request error has no data.
+            body.pop("data", None)
+        return body
 
     def create_response(
         self,
