@@ -181,19 +181,21 @@ async def update_shipment_status(
     db: Database, events: EventBus, *, shipment_id: str, status: ShipmentStatus
 ) -> Shipment:
     oid = require_id(shipment_id, "shipment")
-    current = await store.get_shipment(db, oid)
-    if current is None:
-        raise NotFound("shipment", shipment_id)
-    if rules.shipment_transition_is_noop(current.status, status):
-        return current
 
-    async def work(session: AsyncClientSession) -> Shipment:
-        return await store.set_shipment_status(
+    async def work(session: AsyncClientSession) -> tuple[Shipment, bool]:
+        current = await store.require_shipment(db, oid, session)
+        # Read inside the transaction: when a concurrent request sets the same status first,
+        # our write conflicts, the retry sees the new status and this becomes the no-op.
+        if rules.shipment_transition_is_noop(current.status, status):
+            return current, False
+        updated = await store.set_shipment_status(
             db, session, oid, expected=current.status, status=status
         )
+        return updated, True
 
-    shipment = await db.transaction(work)
-    await events.publish([ShipmentChanged(ChangeKind.UPDATED, shipment)])
+    shipment, changed = await db.transaction(work)
+    if changed:
+        await events.publish([ShipmentChanged(ChangeKind.UPDATED, shipment)])
     return shipment
 
 
