@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from warehouse_gql.api.context import Context, Resources, bearer_token
@@ -80,3 +82,28 @@ class GraphQLView(GraphQL[Context, None]):
             if isinstance(response_data, dict) and "data" not in response_data:
                 response.status_code = 400
         return response
+
+    async def run(self, request: Request | WebSocket, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(request, WebSocket):
+            return await super().run(request, *args, **kwargs)
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as exc:
+            return self.request_error(request, exc)
+
+    def request_error(self, request: Request, exc: HTTPException) -> Response:
+        """Strawberry's plain-text refusals as GraphQL errors with a code; nothing ran: no data."""
+        status, message, headers = exc.status_code, exc.reason, {}
+        if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
+            # GraphQL-over-HTTP: a mutation over GET is 405 Method Not Allowed.
+            status, message = 405, "Mutations are not allowed over GET; send them with POST."
+            headers["allow"] = "POST"
+        accept = request.headers.get("accept", "")
+        headers["x-request-id"] = getattr(request.state, "request_id", "-")
+        body = {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
+        return Response(
+            self.encode_json(body),
+            status_code=status,
+            headers=headers,
+            media_type=GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json",
+        )
