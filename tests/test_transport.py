@@ -318,6 +318,19 @@ async def test_first_defaults_to_50(gql: GraphQLClient, manager: Account) -> Non
     assert data["bins"]["pageInfo"]["hasNextPage"] is True
 
 
+@pytest.mark.parametrize("connection", CONNECTIONS)
+async def test_an_explicit_null_first_means_the_default_page(
+    gql: GraphQLClient, manager: Account, connection: str
+) -> None:
+    # The contract types `first` as a nullable Int with default 50.
+    data = await gql.ok(
+        f"query($f: Int) {{ {connection}(first: $f) {{ edges {{ cursor }} }} }}",
+        {"f": None},
+        manager.token,
+    )
+    assert len(data[connection]["edges"]) <= 50
+
+
 @pytest.mark.parametrize("transform", [str.lower, str.upper, lambda p: p])
 async def test_bins_filter_by_location_prefix_whatever_its_case(
     gql: GraphQLClient, manager: Account, transform: Any

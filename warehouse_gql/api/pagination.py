@@ -13,6 +13,7 @@ from bson.errors import InvalidId
 
 from warehouse_gql.domain.errors import BadUserInput
 
+DEFAULT_PAGE = 50
 MAX_PAGE = 100
 _PREFIX = "c1:"
 
@@ -38,7 +39,10 @@ def decode_cursor(cursor: str | None) -> ObjectId | None:
         ) from None
 
 
-def check_first(first: int) -> int:
+def check_first(first: int | None) -> int:
+    """The page size; an explicit null means the default, as when `first` is left out."""
+    if first is None:
+        return DEFAULT_PAGE
     if not 1 <= first <= MAX_PAGE:
         raise BadUserInput(f"first must be between 1 and {MAX_PAGE}, got {first}.", field="first")
     return first

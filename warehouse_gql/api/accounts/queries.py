@@ -19,7 +19,7 @@ class AccountsQuery:
 
     @strawberry.field(description="All users in creation order (MANAGER).")
     async def users(
-        self, info: Info, first: int = 50, after: str | None = None
+        self, info: Info, first: int | None = 50, after: str | None = None
     ) -> Connection[User]:
         await authorize(info, "users")
         db = info.context.db

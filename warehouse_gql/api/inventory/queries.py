@@ -35,7 +35,7 @@ class InventoryQuery:
     async def bins(
         self,
         info: Info,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
         location_prefix: str | None = None,
     ) -> Connection[Bin]:
@@ -68,7 +68,7 @@ class InventoryQuery:
     async def items(
         self,
         info: Info,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
         sku: str | None = None,
         bin_id: strawberry.ID | None = None,
@@ -97,7 +97,7 @@ class InventoryQuery:
 
     @strawberry.field(description="The stock ledger in creation order, optionally for one sku.")
     async def movements(
-        self, info: Info, first: int = 50, after: str | None = None, sku: str | None = None
+        self, info: Info, first: int | None = 50, after: str | None = None, sku: str | None = None
     ) -> Connection[Movement]:
         await authorize(info, "readStock")
         db = info.context.db

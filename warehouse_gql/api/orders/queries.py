@@ -34,7 +34,7 @@ class OrdersQuery:
     async def orders(
         self,
         info: Info,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
         status: rules.OrderStatus | None = None,
     ) -> Connection[Order]:
@@ -69,7 +69,7 @@ class OrdersQuery:
     async def shipments(
         self,
         info: Info,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
         order_id: strawberry.ID | None = None,
         status: rules.ShipmentStatus | None = None,
