@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import redis.asyncio as redis
 from broadcaster import Broadcast
 from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,9 +25,16 @@ from warehouse_gql.store.database import Database, Document
 log = logging.getLogger(__name__)
 
 
-def mongo_client(url: str) -> AsyncMongoClient[Document]:
+def mongo_client(
+    url: str, *, event_listeners: Sequence[CommandListener] = ()
+) -> AsyncMongoClient[Document]:
+    """The client every part of the server uses; listeners see its commands (tests count them)."""
     return AsyncMongoClient(
-        url, tz_aware=True, appname="warehouse-gql", serverSelectionTimeoutMS=5000
+        url,
+        tz_aware=True,
+        appname="warehouse-gql",
+        serverSelectionTimeoutMS=5000,
+        event_listeners=list(event_listeners),
     )
 
 

@@ -1,0 +1,209 @@
+"""Database round trips per request: a page and its nested records cost one query per kind.
+
+A second client, built like the server's own, carries a PyMongo command listener; a GraphQL
+view that uses it counts the commands one request sends, whatever the size of the page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from tests.conftest import Account, GraphQLClient, unique
+from warehouse_gql.api.context import Resources
+from warehouse_gql.api.view import GraphQLView
+from warehouse_gql.app import mongo_client
+from warehouse_gql.settings import Settings
+from warehouse_gql.store.database import Database
+
+# Connection handshakes, heartbeats, authentication and session bookkeeping: not the
+# request's reads and writes.
+NOT_COUNTED = {
+    "hello",
+    "ismaster",
+    "ping",
+    "endsessions",
+    "buildinfo",
+    "saslstart",
+    "saslcontinue",
+    "authenticate",
+    "getnonce",
+    "killcursors",
+}
+
+
+class CommandCounter(CommandListener):
+    """A PyMongo command listener that remembers the names of the commands started."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if event.command_name.lower() not in NOT_COUNTED:
+            self.commands.append(event.command_name)
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+@dataclass
+class Counted:
+    client: httpx.AsyncClient
+    counter: CommandCounter
+
+    async def commands_of(self, query: str, variables: dict[str, Any], token: str) -> list[str]:
+        """The database commands one GraphQL request sends; the request must succeed."""
+        self.counter.commands.clear()
+        response = await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        return list(self.counter.commands)
+
+
+@pytest.fixture(scope="module")
+async def counted(settings: Settings, resources: Resources) -> AsyncIterator[Counted]:
+    counter = CommandCounter()
+    assert settings.mongodb_url is not None
+    client = mongo_client(settings.mongodb_url, event_listeners=[counter])
+    view = GraphQLView(settings)
+    # The server's resources, reading through the counting client.
+    view.resources = dataclasses.replace(resources, db=Database(client, settings.mongodb_db))
+    app = Starlette(routes=[Route("/graphql", view, methods=["GET", "POST"])])
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as http:
+            yield Counted(http, counter)
+    finally:
+        await client.close()
+
+
+@dataclass
+class Floor:
+    prefix: str
+    sku: str
+
+
+async def stock_floor(gql: GraphQLClient, manager: Account, bins: int) -> Floor:
+    """`bins` bins under one location prefix, each holding one shared sku and two of its own."""
+    floor = Floor(prefix=unique("RT"), sku=unique("SHARED"))
+    for n in range(bins):
+        data = await gql.ok(
+            "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }",
+            {"i": {"location": f"{floor.prefix}-{n:02d}", "capacity": 1000}},
+            manager.token,
+        )
+        bin_id = data["createBin"]["id"]
+        for sku in (floor.sku, unique("OWN"), unique("OWN")):
+            await gql.ok(
+                "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }",
+                {"i": {"name": "Thing", "sku": sku, "binId": bin_id, "quantity": n + 1}},
+                manager.token,
+            )
+    return floor
+
+
+@pytest.fixture(scope="module")
+async def small_floor(gql: GraphQLClient, manager: Account) -> Floor:
+    return await stock_floor(gql, manager, 2)
+
+
+@pytest.fixture(scope="module")
+async def large_floor(gql: GraphQLClient, manager: Account) -> Floor:
+    return await stock_floor(gql, manager, 20)
+
+
+BINS_WITH_ITEMS = (
+    "query($p: String!) { bins(first: 20, locationPrefix: $p) "
+    "{ edges { node { location items { sku quantity } } } } }"
+)
+ITEMS_WITH_BINS = (
+    "query($s: String!) { items(first: 20, sku: $s) "
+    "{ edges { node { sku quantity bin { location } } } } }"
+)
+MOVEMENTS_WITH_BINS = (
+    "query($s: String!) { movements(first: 20, sku: $s) "
+    "{ edges { node { delta bin { location } } } } }"
+)
+
+
+async def test_a_page_of_20_bins_with_their_items_costs_at_most_4_commands(
+    counted: Counted, gql: GraphQLClient, manager: Account, large_floor: Floor
+) -> None:
+    data = await gql.ok(BINS_WITH_ITEMS, {"p": large_floor.prefix}, manager.token)
+    edges = data["bins"]["edges"]
+    assert len(edges) == 20
+    assert all(len(e["node"]["items"]) == 3 for e in edges)
+
+    commands = await counted.commands_of(BINS_WITH_ITEMS, {"p": large_floor.prefix}, manager.token)
+    # The session, its user, the page of bins, the items of all those bins.
+    assert len(commands) <= 4, commands
+
+
+async def test_a_page_of_20_items_with_their_bins_costs_at_most_4_commands(
+    counted: Counted, gql: GraphQLClient, manager: Account, large_floor: Floor
+) -> None:
+    data = await gql.ok(ITEMS_WITH_BINS, {"s": large_floor.sku}, manager.token)
+    edges = data["items"]["edges"]
+    assert len(edges) == 20
+    assert len({e["node"]["bin"]["location"] for e in edges}) == 20
+
+    commands = await counted.commands_of(ITEMS_WITH_BINS, {"s": large_floor.sku}, manager.token)
+    # The session, its user, the page of items, the bins of all those items.
+    assert len(commands) <= 4, commands
+
+
+async def test_a_page_of_movements_with_their_bins_costs_at_most_4_commands(
+    counted: Counted, manager: Account, large_floor: Floor
+) -> None:
+    commands = await counted.commands_of(MOVEMENTS_WITH_BINS, {"s": large_floor.sku}, manager.token)
+    assert len(commands) <= 4, commands
+
+
+@pytest.mark.parametrize(
+    ("query", "variable", "value"),
+    [
+        (BINS_WITH_ITEMS, "p", "prefix"),
+        (ITEMS_WITH_BINS, "s", "sku"),
+        (MOVEMENTS_WITH_BINS, "s", "sku"),
+    ],
+    ids=["bins", "items", "movements"],
+)
+async def test_the_number_of_commands_does_not_grow_with_the_page(
+    counted: Counted,
+    manager: Account,
+    small_floor: Floor,
+    large_floor: Floor,
+    query: str,
+    variable: str,
+    value: str,
+) -> None:
+    small = await counted.commands_of(query, {variable: getattr(small_floor, value)}, manager.token)
+    large = await counted.commands_of(query, {variable: getattr(large_floor, value)}, manager.token)
+    assert sorted(small) == sorted(large)
+
+
+async def test_the_counter_sees_the_requests_commands(counted: Counted, manager: Account) -> None:
+    # Guards the bound above against a listener that counts nothing.
+    commands = await counted.commands_of("{ me { id } }", {}, manager.token)
+    assert commands == ["find", "find"]
