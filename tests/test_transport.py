@@ -460,15 +460,26 @@ def nested_bins(depth: int) -> str:
     while levels + 2 <= depth:
         inner = f"items {{ bin {{ {inner} }} }}"
         levels += 2
-    return f"{{ bins(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+    return (
+        "query($p: String!) { bins(first: 1, locationPrefix: $p) "
+        f"{{ edges {{ node {{ {inner} }} }} }} }}"
+    )
 
 
 async def test_a_query_deeper_than_the_limit_is_bad_user_input(
     gql: GraphQLClient, manager: Account, settings: Any
 ) -> None:
-    allowed = await gql.post(nested_bins(settings.max_depth), token=manager.token)
-    assert not allowed.get("errors"), allowed
-    error = await gql.error(nested_bins(settings.max_depth + 2), token=manager.token)
+    # One bin holding one item: each level of the allowed query resolves a single record.
+    prefix = unique("DEEP")
+    bin_id = await create_bin(gql, manager, prefix)
+    await gql.ok(
+        CREATE_ITEM,
+        {"i": {"name": "W", "sku": unique("DEEP"), "binId": bin_id, "quantity": 1}},
+        manager.token,
+    )
+    allowed = await gql.ok(nested_bins(settings.max_depth), {"p": prefix}, manager.token)
+    assert allowed["bins"]["edges"][0]["node"]["items"]
+    error = await gql.error(nested_bins(settings.max_depth + 2), {"p": prefix}, manager.token)
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "depth" in error["message"]
 
