@@ -243,6 +243,17 @@ async def test_the_same_sku_twice_in_one_bin_is_a_conflict_and_changes_nothing(
     assert await given.raw_state(resources.db, skus=[item["sku"]], bin_ids=[b["id"]]) == before
 
 
+async def test_the_same_sku_twice_in_one_bin_is_a_conflict_even_when_it_would_not_fit(
+    gql: GraphQLClient, manager: Account, resources: Resources
+) -> None:
+    b = await given.bin(gql, manager.token, capacity=10)
+    item = await given.item(gql, manager.token, bin_id=b["id"], quantity=8)
+    before = await given.raw_state(resources.db, skus=[item["sku"]], bin_ids=[b["id"]])
+    fields = {"name": "Again", "sku": item["sku"], "binId": b["id"], "quantity": 5}
+    assert await gql.code(given.CREATE_ITEM, {"i": fields}, manager.token) == "CONFLICT"
+    assert await given.raw_state(resources.db, skus=[item["sku"]], bin_ids=[b["id"]]) == before
+
+
 async def test_the_same_sku_may_sit_in_several_bins(gql: GraphQLClient, manager: Account) -> None:
     first = await given.bin(gql, manager.token)
     second = await given.bin(gql, manager.token)

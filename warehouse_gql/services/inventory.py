@@ -55,9 +55,13 @@ async def create_item(
     bin_oid = require_id(bin_id, "bin")
 
     async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+        # The sku already in the bin is a CONFLICT whatever the quantity, so insert first.
+        found = await bins.require_bin(db, bin_oid, session)
+        item = await items.insert_item(
+            db, session, name=name, sku=sku, bin=found, quantity=quantity
+        )
         # Touching the bin even for 0 units makes a concurrent deleteBin a write conflict.
         bin = await bins.change_load(db, session, bin_oid, quantity)
-        item = await items.insert_item(db, session, name=name, sku=sku, bin=bin, quantity=quantity)
         if quantity:
             await items.record_movement(
                 db, session, item=item, bin=bin, delta=quantity, reason="create", user_id=user.id
