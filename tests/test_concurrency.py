@@ -219,6 +219,83 @@ async def test_a_bin_deleted_while_an_item_is_created_in_it_never_leaves_an_orph
     )
 
 
+async def test_concurrent_creates_of_one_sku_in_one_bin_make_exactly_one_item(
+    gql: GraphQLClient, manager: Account, resources: Resources
+) -> None:
+    b = await given.bin(gql, manager.token, capacity=100)
+    sku = unique("SKU")
+    fields = {"name": "Widget", "sku": sku, "binId": b["id"], "quantity": 2}
+    bodies, retries = await gather_counting_retries(
+        resources, [gql.post(given.CREATE_ITEM, {"i": fields}, manager.token) for _ in range(10)]
+    )
+    counted = report(
+        "10 concurrent createItem of one sku in one bin", [outcome(x) for x in bodies], retries
+    )
+    assert counted == {"ok": 1, "CONFLICT": 9}
+    assert await resources.db.items.count_documents({"sku": sku}) == 1
+    await assert_invariants(resources.db, skus=[sku], bin_ids=[b["id"]])
+
+
+async def test_concurrent_moves_into_a_bin_without_the_sku_make_one_target_item(
+    gql: GraphQLClient, manager: Account, picker: Account, resources: Resources
+) -> None:
+    sku = unique("SKU")
+    target = await given.bin(gql, manager.token, capacity=100)
+    sources = await stock(gql, manager.token, sku, [5] * 8)
+    bodies, retries = await gather_counting_retries(
+        resources,
+        [
+            gql.post(given.MOVE, {"id": s["id"], "to": target["id"], "q": 3}, picker.token)
+            for s in sources
+        ],
+    )
+    counted = report(
+        "8 concurrent moves into a bin without the sku", [outcome(x) for x in bodies], retries
+    )
+    assert counted == {"ok": 8}
+    # Every move landed in the one item the first of them created.
+    assert len({x["data"]["moveItem"]["id"] for x in bodies}) == 1
+    landed = await resources.db.items.find({"sku": sku, "binId": ObjectId(target["id"])}).to_list()
+    assert [i["quantity"] for i in landed] == [24]
+    assert await units(resources, sku) == 40
+    await assert_invariants(resources.db, skus=[sku])
+
+
+async def test_shrinking_a_bin_while_stock_arrives_never_leaves_it_over_capacity(
+    gql: GraphQLClient, manager: Account, picker: Account, resources: Resources
+) -> None:
+    b = await given.bin(gql, manager.token, capacity=100)
+    item = await given.item(gql, picker.token, bin_id=b["id"], quantity=50)
+    update_bin = (
+        "mutation($id: ID!, $c: Int!) { updateBin(id: $id, input: {capacity: $c}) "
+        "{ capacity currentLoad } }"
+    )
+    requests = [
+        gql.post(given.ADJUST, {"id": item["id"], "d": 5, "r": "receive"}, picker.token)
+        for _ in range(8)
+    ]
+    requests.insert(4, gql.post(update_bin, {"id": b["id"], "c": 60}, manager.token))
+    bodies, retries = await gather_counting_retries(resources, requests)
+    shrink = bodies.pop(4)
+    receipts = [outcome(x) for x in bodies]
+    report(
+        "8 concurrent receipts of 5 and one shrink to 60",
+        [*receipts, f"shrink:{outcome(shrink)}"],
+        retries,
+    )
+    raw = await resources.db.bins.find_one({"_id": ObjectId(b["id"])})
+    assert raw is not None
+    if outcome(shrink) == "ok":
+        assert raw["capacity"] == 60
+        assert receipts.count("ok") <= 2
+    else:
+        assert outcome(shrink) == "CAPACITY_EXCEEDED"
+        assert raw["capacity"] == 100
+    assert set(receipts) <= {"ok", "CAPACITY_EXCEEDED"}
+    assert raw["currentLoad"] == 50 + 5 * receipts.count("ok") <= raw["capacity"]
+    await assert_invariants(resources.db, bin_ids=[b["id"]])
+
+
 async def test_a_fulfilment_that_fails_midway_leaves_no_trace(
     gql: GraphQLClient, manager: Account, picker: Account, customer: Account, resources: Resources
 ) -> None:

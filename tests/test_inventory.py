@@ -509,8 +509,13 @@ async def test_moving_into_the_items_own_bin_is_bad_user_input(
     b = await given.bin(gql, manager.token)
     item = await given.item(gql, manager.token, bin_id=b["id"], quantity=3)
     before = await given.raw_state(resources.db, skus=[item["sku"]], bin_ids=[b["id"]])
-    error = await gql.error(given.MOVE, {"id": item["id"], "to": b["id"], "q": 1}, manager.token)
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    # Whether or not the item holds enough: the target is the input at fault.
+    for quantity in (1, 4):
+        error = await gql.error(
+            given.MOVE, {"id": item["id"], "to": b["id"], "q": quantity}, manager.token
+        )
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["field"] == "toBinId"
     assert await given.raw_state(resources.db, skus=[item["sku"]], bin_ids=[b["id"]]) == before
 
 

@@ -119,9 +119,10 @@ async def move_item(
     quantity = rules.check_move_quantity(quantity)
 
     async def work(session: AsyncClientSession) -> tuple[Item, Bin, Item, Bin]:
-        source = await items.change_quantity(db, session, source_oid, -quantity)
-        if source.bin_id == to_bin_id:
+        # A move into the item's own bin is wrong input whatever the stock: check it first.
+        if (await items.require_item(db, source_oid, session)).bin_id == to_bin_id:
             raise BadUserInput("toBinId is the bin the item is already in.", field="toBinId")
+        source = await items.change_quantity(db, session, source_oid, -quantity)
         source_bin = await bins.change_load(
             db, session, require_id(source.bin_id, "bin"), -quantity
         )
