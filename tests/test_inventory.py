@@ -338,6 +338,9 @@ async def test_each_adjustment_writes_one_movement_with_its_reason_and_quantity_
         (15, 25, "delivery 42"),
         (-4, 21, "damaged"),
     ]
+    # The ledger also says who made each change.
+    raw = await resources.db.movements.find({"sku": item["sku"]}).sort("_id").to_list()
+    assert [m["userId"] for m in raw] == [ObjectId(picker.id)] * 3
     await assert_invariants(resources.db, skus=[item["sku"]])
 
 

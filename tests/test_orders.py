@@ -191,6 +191,8 @@ async def test_fulfilment_takes_the_fullest_bin_first_and_records_the_picks(
     assert level["stockLevel"] == 10
     raw = await resources.db.items.find_one({"_id": ObjectId(small["id"])})
     assert raw is not None and raw["quantity"] == 5
+    picked_by = await resources.db.movements.distinct("userId", {"orderId": ObjectId(placed["id"])})
+    assert picked_by == [ObjectId(picker.id)]
     await assert_invariants(resources.db, skus=[sku], order_ids=[placed["id"]])
 
 
