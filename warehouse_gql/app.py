@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import redis.asyncio as redis
 from broadcaster import Broadcast
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
@@ -18,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from warehouse_gql.api.context import Resources
 from warehouse_gql.api.view import GraphQLView
 from warehouse_gql.live.bus import EventBus
+from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
 from warehouse_gql.store.database import Database, Document
@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> Starlette:
         raise ValueError("create_app needs settings.mongodb_url")
     mongodb_url = settings.mongodb_url
     view = GraphQLView(settings)
-    probes: dict[str, redis.Redis] = {}
+    backends: dict[str, ResilientRedisBackend] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -53,15 +53,20 @@ def create_app(settings: Settings) -> Starlette:
             stack.push_async_callback(client.close)
             db = Database(client, settings.mongodb_db)
             await db.ensure_indexes()
-            broadcast = Broadcast(settings.redis_url or "memory://")
+            if settings.redis_url:
+                backend = ResilientRedisBackend(settings.redis_url)
+                backends["redis"] = backend
+                broadcast = Broadcast(backend=backend)
+            else:
+                broadcast = Broadcast("memory://")
             await broadcast.connect()
             stack.push_async_callback(broadcast.disconnect)
-            if settings.redis_url:
-                probes["redis"] = redis.from_url(settings.redis_url, socket_timeout=2)
-                stack.push_async_callback(probes["redis"].aclose)
+            events = EventBus(broadcast)
+            await events.start()
+            stack.push_async_callback(events.stop)
             view.resources = Resources(
                 db=db,
-                events=EventBus(broadcast),
+                events=events,
                 passwords=Passwords(fast=settings.fast_password_hashing),
                 settings=settings,
             )
@@ -81,12 +86,8 @@ def create_app(settings: Settings) -> Starlette:
             checks["mongodb"] = "ok"
         except Exception as exc:
             checks["mongodb"] = f"unavailable: {type(exc).__name__}"
-        if "redis" in probes:
-            try:
-                await probes["redis"].ping()
-                checks["redis"] = "ok"
-            except Exception as exc:
-                checks["redis"] = f"unavailable: {type(exc).__name__}"
+        if "redis" in backends:
+            checks["redis"] = "ok" if backends["redis"].connected else "unavailable"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,8 @@ class Context:
     # Filled from the connection_init payload on WebSockets.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
+    # Stops this WebSocket's session tracking; set when a connection is accepted.
+    on_close: Callable[[], None] | None = field(default=None, init=False)
     _user: asyncio.Future[User | None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +69,11 @@ class Context:
         return bearer_token(params.get("authorization") or params.get("Authorization")) or (
             params["token"] if isinstance(params.get("token"), str) and params["token"] else None
         )
+
+    def remember_user(self, user: User) -> None:
+        """The user found when a WebSocket connected: kept for the connection's life."""
+        self._user = asyncio.get_running_loop().create_future()
+        self._user.set_result(user)
 
     async def user(self) -> User | None:
         """The caller, looked up once per request (concurrent resolvers share the lookup)."""

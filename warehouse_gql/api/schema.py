@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import strawberry
@@ -16,10 +17,11 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from warehouse_gql.api.accounts.mutations import AccountsMutation
 from warehouse_gql.api.accounts.queries import AccountsQuery
-from warehouse_gql.api.errors import ErrorCodes
+from warehouse_gql.api.errors import ErrorCodes, translate
 from warehouse_gql.api.inventory.mutations import InventoryMutation
 from warehouse_gql.api.inventory.queries import InventoryQuery
 from warehouse_gql.api.inventory.subscriptions import InventorySubscription
@@ -40,6 +42,43 @@ class WarehouseSchema(strawberry.Schema):
         # ErrorCodes has already logged what was unexpected, with its request id; expected
         # errors (a short stock, a wrong password) are answers, not incidents.
         return None
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> Any:
+        """Streamed results (subscriptions over WebSockets) get the same error codes as queries."""
+        results = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        request_id = getattr(context_value, "request_id", "-")
+        if not hasattr(results, "__aiter__"):
+            return results
+
+        async def coded() -> AsyncGenerator[Any, None]:
+            try:
+                async for item in results:
+                    result: Any = item
+                    errors = getattr(result, "errors", None)
+                    if errors:
+                        result.errors = [translate(e, request_id) for e in errors]
+                    yield result
+            finally:
+                await results.aclose()
+
+        return coded()
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

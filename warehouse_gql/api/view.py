@@ -8,15 +8,19 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from warehouse_gql.api.context import Context, Resources, bearer_token
 from warehouse_gql.api.errors import translate
 from warehouse_gql.api.schema import build_schema
+from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -48,6 +52,8 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+        if isinstance(request, WebSocket):
+            request.state.context = context
         if isinstance(response, Response):
             request.state.request_id = context.request_id
             response.headers["x-request-id"] = context.request_id
@@ -56,6 +62,42 @@ class GraphQLView(GraphQL[Context, None]):
             if GRAPHQL_RESPONSE in accept:
                 response.headers["content-type"] = GRAPHQL_RESPONSE
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A subscription needs a live session from connection_init; it ends with the session."""
+        token = context.session_token()
+        found = None if token is None else await accounts.session_of(context.db, token)
+        if token is None or found is None:
+            # graphql-transport-ws closes with 4403, legacy graphql-ws answers connection_error.
+            raise ConnectionRejectionError(
+                {
+                    "message": 'A valid session is required: send {"authorization": "Bearer <token>"}.'
+                }
+            )
+        user, expires_at = found
+        context.remember_user(user)
+        websocket = context.response
+
+        async def close() -> None:
+            await websocket.close(code=4401, reason="Session ended")
+
+        context.on_close = context.events.sessions.register(
+            accounts.hash_token(token), close, expires_at
+        )
+        accepted: UnsetType = UNSET
+        return accepted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        websocket = WebSocket(scope, receive=receive, send=send)
+        try:
+            await self.run(websocket)
+        finally:
+            context = getattr(websocket.state, "context", None)
+            if context is not None and context.on_close is not None:
+                context.on_close()
 
     async def process_result(
         self, request: Request, result: ExecutionResult

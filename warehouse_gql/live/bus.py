@@ -1,26 +1,76 @@
-"""The event bus: publishes committed changes through broadcaster, fans them out per process.
+"""The event bus: publishes committed changes through broadcaster and fans them out here.
 
-Publishing never fails a committed write: an error is logged and the event dropped from this
-path, the write itself stands.
+Each process holds one broadcaster subscription per channel; an event is decoded once and put
+on the queue of every local subscriber. Publishing never fails a committed write: errors are
+logged and the write stands.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
 
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
 
-from warehouse_gql.live.events import Event, decode, encode
+from warehouse_gql.live.events import (
+    ITEMS_CHANNEL,
+    SESSIONS_CHANNEL,
+    SHIPMENTS_CHANNEL,
+    Event,
+    SessionRevoked,
+    decode,
+    encode,
+)
+from warehouse_gql.live.sessions import SessionWatch
 
 log = logging.getLogger(__name__)
+
+CHANNELS = (ITEMS_CHANNEL, SHIPMENTS_CHANNEL, SESSIONS_CHANNEL)
 
 
 class EventBus:
     def __init__(self, broadcast: Broadcast) -> None:
         self.broadcast = broadcast
+        self.sessions = SessionWatch()
+        self._local: dict[str, set[asyncio.Queue[Event]]] = {c: set() for c in CHANNELS}
+        self._pumps: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        ready = [asyncio.Event() for _ in CHANNELS]
+        self._pumps = [
+            asyncio.create_task(self._pump(channel, flag), name=f"pump-{channel}")
+            for channel, flag in zip(CHANNELS, ready, strict=True)
+        ]
+        for flag in ready:
+            await flag.wait()
+
+    async def stop(self) -> None:
+        for task in self._pumps:
+            task.cancel()
+        for task in self._pumps:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _pump(self, channel: str, ready: asyncio.Event) -> None:
+        async with self.broadcast.subscribe(channel=channel) as subscriber:
+            ready.set()
+            while True:
+                try:
+                    message = await subscriber.get()
+                except Unsubscribed:
+                    return
+                try:
+                    event = decode(message.channel, message.message)
+                except Exception:
+                    log.exception("dropped an undecodable event on %s", channel)
+                    continue
+                if isinstance(event, SessionRevoked):
+                    await self.sessions.revoke(event.token_hash)
+                for queue in list(self._local[channel]):
+                    queue.put_nowait(event)
 
     async def publish(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -32,16 +82,16 @@ class EventBus:
                     "could not publish an event on %s; the change itself is committed", channel
                 )
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Event]]:
-        async with self.broadcast.subscribe(channel=channel) as subscriber:
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._local[channel].add(queue)
 
-            async def events() -> AsyncIterator[Event]:
-                while True:
-                    try:
-                        message = await subscriber.get()
-                    except Unsubscribed:
-                        return
-                    yield decode(message.channel, message.message)
+        async def events() -> AsyncIterator[Event]:
+            while True:
+                yield await queue.get()
 
+        try:
             yield events()
+        finally:
+            self._local[channel].discard(queue)

@@ -76,6 +76,11 @@ async def log_in(
     return await _open_session(db, user, ttl)
 
 
+async def session_of(db: Database, token: str) -> tuple[User, datetime] | None:
+    """The user of a live session and when the session expires."""
+    return await store.find_session_user(db, hash_token(token))
+
+
 async def authenticate(db: Database, token: str) -> User | None:
     found = await store.find_session_user(db, hash_token(token))
     return None if found is None else found[0]

@@ -44,6 +44,7 @@ class InventorySubscription:
         self, info: Info, sku: str | None = None, bin_id: strawberry.ID | None = None
     ) -> AsyncGenerator[ItemEvent, None]:
         await authorize(info, "readStock")
+        latest: dict[str, int] = {}
         async with info.context.events.subscribe(live.ITEMS_CHANNEL) as feed:
             async for event in feed:
                 if not isinstance(event, live.ItemChanged):
@@ -52,6 +53,11 @@ class InventorySubscription:
                     continue
                 if bin_id is not None and event.item.bin_id != bin_id:
                     continue
+                # Two processes may publish one item's changes out of commit order: a
+                # revision older than one already delivered is stale, and dropped.
+                if event.item.revision <= latest.get(event.item.id, 0):
+                    continue
+                latest[event.item.id] = event.item.revision
                 _fresh(info)
                 yield ItemEvent(kind=event.kind, item=Item.from_model(event.item))
 

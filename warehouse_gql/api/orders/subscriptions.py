@@ -33,11 +33,15 @@ class OrdersSubscription:
         tracking_number: str | None = None,
     ) -> AsyncGenerator[ShipmentEvent, None]:
         user = await authorize(info, "readShipments")
+        latest: dict[str, int] = {}
         async with info.context.events.subscribe(live.SHIPMENTS_CHANNEL) as feed:
             async for event in feed:
                 if not isinstance(event, live.ShipmentChanged):
                     continue
                 shipment = event.shipment
+                if shipment.revision <= latest.get(shipment.id, 0):
+                    continue  # stale: published out of commit order by another process
+                latest[shipment.id] = shipment.revision
                 if not live.visible_shipment(shipment, user.id, user.role):
                     continue
                 if order_id is not None and shipment.order_id != order_id:

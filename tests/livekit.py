@@ -1,0 +1,122 @@
+"""Real servers on loopback for the realtime tests: uvicorn serving our app inside the test's
+event loop, and a minimal graphql-transport-ws / graphql-ws client over `websockets`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from starlette.applications import Starlette
+
+from warehouse_gql.embedded import free_port
+
+
+class LiveServer:
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await self.task
+
+    async def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(base_url=self.http_url, timeout=30) as client:
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        body = await self.graphql(query, variables, token)
+        assert not body.get("errors"), body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@dataclass
+class Subscriptions:
+    """A graphql-transport-ws connection (or legacy graphql-ws with `legacy=True`)."""
+
+    url: str
+    legacy: bool = False
+    ws: Any = None
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def protocol(self) -> str:
+        return "graphql-ws" if self.legacy else "graphql-transport-ws"
+
+    async def connect(self, payload: dict[str, Any] | None) -> dict[str, Any]:
+        self.ws = await websockets.connect(self.url, subprotocols=[self.protocol])  # type: ignore[list-item]
+        await self.ws.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
+        return await self.receive(skip_keepalive=True)
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        sub_id = str(next(self.ids))
+        kind = "start" if self.legacy else "subscribe"
+        await self.ws.send(
+            json.dumps(
+                {
+                    "id": sub_id,
+                    "type": kind,
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
+        return sub_id
+
+    async def receive(self, within: float = 10.0, skip_keepalive: bool = True) -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), within))
+            if skip_keepalive and message.get("type") in {"ka", "ping", "pong"}:
+                if message.get("type") == "ping":
+                    await self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            return message
+
+    async def next_data(self, within: float = 10.0) -> dict[str, Any]:
+        """The `data` of the next event; fails on an error message."""
+        message = await self.receive(within)
+        assert message["type"] in {"next", "data"}, message
+        assert not message["payload"].get("errors"), message["payload"]["errors"]
+        data: dict[str, Any] = message["payload"]["data"]
+        return data
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()

@@ -1,0 +1,359 @@
+"""Subscriptions end to end: two server instances sharing one Redis and one database."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.conftest import Account, unique
+from tests.livekit import LiveServer, Subscriptions
+from tests.servers import ValkeyServer
+from warehouse_gql.app import create_app
+from warehouse_gql.settings import Settings
+
+CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }"
+CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }"
+ADJUST = 'mutation($id: ID!, $d: Int!) { adjustItemQuantity(id: $id, delta: $d, reason: "test") { quantity } }'
+ITEM_CHANGED = """subscription($sku: String, $binId: ID) {
+  itemChanged(sku: $sku, binId: $binId) { kind item { sku quantity bin { location } } }
+}"""
+
+
+@pytest.fixture(scope="session")
+async def servers(
+    settings: Settings, redis_url: str
+) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    live_settings = dataclasses.replace(settings, redis_url=redis_url)
+    a = LiveServer(create_app(live_settings))
+    b = LiveServer(create_app(live_settings))
+    await a.start()
+    await b.start()
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+async def connected(server: LiveServer, account: Account, legacy: bool = False) -> Subscriptions:
+    client = Subscriptions(server.ws_url, legacy=legacy)
+    ack = await client.connect({"authorization": f"Bearer {account.token}"})
+    assert ack["type"] == "connection_ack", ack
+    return client
+
+
+async def stocked_item(
+    server: LiveServer, manager: Account, sku: str, quantity: int, capacity: int = 1000
+) -> tuple[str, str]:
+    bin_id = (
+        await server.ok(
+            CREATE_BIN, {"i": {"location": unique("L"), "capacity": capacity}}, manager.token
+        )
+    )["createBin"]["id"]
+    item = await server.ok(
+        CREATE_ITEM,
+        {"i": {"name": "Thing", "sku": sku, "binId": bin_id, "quantity": quantity}},
+        manager.token,
+    )
+    return bin_id, item["createItem"]["id"]
+
+
+async def test_item_changed_delivers_only_matching_items_made_through_the_other_instance(
+    servers: tuple[LiveServer, LiveServer], manager: Account, picker: Account
+) -> None:
+    a, b = servers
+    sku = unique("SKU")
+    client = await connected(a, picker)
+    await client.subscribe(ITEM_CHANGED, {"sku": sku})
+    await stocked_item(b, manager, unique("OTHER"), 5)  # not matching: never delivered
+    _, item_id = await stocked_item(b, manager, sku, 5)
+    await b.ok(ADJUST, {"id": item_id, "d": 2}, manager.token)
+    first = await client.next_data()
+    second = await client.next_data()
+    assert (
+        first["itemChanged"]["kind"] == "CREATED" and first["itemChanged"]["item"]["quantity"] == 5
+    )
+    assert first["itemChanged"]["item"]["sku"] == sku
+    assert second["itemChanged"] == {**second["itemChanged"], "kind": "UPDATED"}
+    assert second["itemChanged"]["item"]["quantity"] == 7
+    await client.close()
+
+
+async def test_item_changed_filters_by_bin(
+    servers: tuple[LiveServer, LiveServer], manager: Account
+) -> None:
+    a, b = servers
+    sku = unique("SKU")
+    bin_one, item_one = await stocked_item(a, manager, sku, 1)
+    _, item_two = await stocked_item(a, manager, sku, 1)
+    client = await connected(a, manager)
+    await client.subscribe(ITEM_CHANGED, {"binId": bin_one})
+    await b.ok(ADJUST, {"id": item_two, "d": 1}, manager.token)
+    await b.ok(ADJUST, {"id": item_one, "d": 3}, manager.token)
+    event = await client.next_data()
+    assert event["itemChanged"]["item"]["quantity"] == 4  # the other bin's change was skipped
+    await client.close()
+
+
+async def test_a_subscriber_sees_one_items_changes_in_commit_order_from_both_instances(
+    servers: tuple[LiveServer, LiveServer], manager: Account
+) -> None:
+    a, b = servers
+    sku = unique("SKU")
+    _, item_id = await stocked_item(a, manager, sku, 0)
+    client = await connected(a, manager)
+    await client.subscribe(ITEM_CHANGED, {"sku": sku})
+    await asyncio.gather(
+        *[(a if n % 2 else b).ok(ADJUST, {"id": item_id, "d": 1}, manager.token) for n in range(20)]
+    )
+    seen: list[int] = []
+    while not seen or seen[-1] < 20:
+        seen.append((await client.next_data())["itemChanged"]["item"]["quantity"])
+    # Every +1 raises the quantity, so commit order is increasing quantity; stale ones dropped.
+    assert seen == sorted(set(seen)), seen
+    assert seen[-1] == 20
+    await client.close()
+
+
+async def test_low_stock_sends_enter_update_and_leave(
+    servers: tuple[LiveServer, LiveServer], manager: Account
+) -> None:
+    a, b = servers
+    sku = unique("SKU")
+    _, item_id = await stocked_item(a, manager, sku, 3)
+    client = await connected(a, manager)
+    await client.subscribe(
+        "subscription($s: String) { lowStock(threshold: 5, sku: $s) { kind item { sku quantity } } }",
+        {"s": sku},
+    )
+
+    async def step() -> tuple[str, int]:
+        event = (await client.next_data())["lowStock"]
+        return event["kind"], event["item"]["quantity"]
+
+    assert await step() == ("ENTER", 3)  # the initial snapshot
+    await b.ok(ADJUST, {"id": item_id, "d": 1}, manager.token)
+    assert await step() == ("UPDATE", 4)
+    await b.ok(ADJUST, {"id": item_id, "d": 10}, manager.token)
+    assert await step() == ("LEAVE", 14)
+    await b.ok(ADJUST, {"id": item_id, "d": 5}, manager.token)  # still above: nothing sent
+    await b.ok(ADJUST, {"id": item_id, "d": -19}, manager.token)
+    assert await step() == ("ENTER", 0)
+    await b.ok("mutation($id: ID!) { deleteItem(id: $id) }", {"id": item_id}, manager.token)
+    assert await step() == ("LEAVE", 0)
+    await client.close()
+
+
+async def _shipped_order(server: LiveServer, manager: Account, owner: Account) -> tuple[str, str]:
+    sku = unique("SKU")
+    await stocked_item(server, manager, sku, 5)
+    order = await server.ok(
+        "mutation($i: CreateOrderInput!) { createOrder(input: $i) { id } }",
+        {"i": {"customerName": "C", "items": [{"sku": sku, "quantity": 1}]}},
+        owner.token,
+    )
+    order_id = order["createOrder"]["id"]
+    await server.ok(
+        "mutation($id: ID!) { fulfillOrder(id: $id) { status } }", {"id": order_id}, manager.token
+    )
+    tracking = unique("TRK")
+    await server.ok(
+        "mutation($i: CreateShipmentInput!) { createShipment(input: $i) { id } }",
+        {"i": {"orderId": order_id, "carrier": "DHL", "trackingNumber": tracking}},
+        manager.token,
+    )
+    return order_id, tracking
+
+
+async def test_a_customer_receives_shipment_events_of_their_own_orders_only(
+    servers: tuple[LiveServer, LiveServer],
+    manager: Account,
+    customer: Account,
+    other_customer: Account,
+) -> None:
+    a, b = servers
+    client = await connected(a, customer)
+    await client.subscribe(
+        "subscription { shipmentChanged { kind shipment { trackingNumber status order { id } } } }"
+    )
+    await _shipped_order(b, manager, other_customer)  # invisible to `customer`
+    own_order, own_tracking = await _shipped_order(b, manager, customer)
+    event = (await client.next_data())["shipmentChanged"]
+    assert event["kind"] == "CREATED"
+    assert event["shipment"]["trackingNumber"] == own_tracking
+    assert event["shipment"]["order"]["id"] == own_order
+    await client.close()
+
+
+async def test_shipment_changed_filters_by_tracking_number(
+    servers: tuple[LiveServer, LiveServer], manager: Account, customer: Account
+) -> None:
+    a, b = servers
+    order_id, _ = await _shipped_order(b, manager, customer)
+    client = await connected(a, manager)
+    tracking = unique("TRK")
+    await client.subscribe(
+        "subscription($t: String) { shipmentChanged(trackingNumber: $t) { kind shipment { trackingNumber status } } }",
+        {"t": tracking},
+    )
+    await _shipped_order(b, manager, customer)
+    created = await b.ok(
+        "mutation($i: CreateShipmentInput!) { createShipment(input: $i) { id } }",
+        {"i": {"orderId": order_id, "carrier": "UPS", "trackingNumber": tracking}},
+        manager.token,
+    )
+    await b.ok(
+        "mutation($id: ID!) { updateShipmentStatus(id: $id, status: DELIVERED) { status } }",
+        {"id": created["createShipment"]["id"]},
+        manager.token,
+    )
+    assert (await client.next_data())["shipmentChanged"]["shipment"] == {
+        "trackingNumber": tracking,
+        "status": "IN_TRANSIT",
+    }
+    assert (await client.next_data())["shipmentChanged"] == {
+        "kind": "UPDATED",
+        "shipment": {"trackingNumber": tracking, "status": "DELIVERED"},
+    }
+    await client.close()
+
+
+async def test_customers_cannot_subscribe_to_item_events(
+    servers: tuple[LiveServer, LiveServer], customer: Account
+) -> None:
+    a, _ = servers
+    client = await connected(a, customer)
+    await client.subscribe(ITEM_CHANGED)
+    message = await client.receive()
+    # The subscription fails at its start: one result carrying the error, then complete.
+    assert message["type"] == "next", message
+    assert message["payload"]["data"] is None
+    assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["FORBIDDEN"]
+    assert (await client.receive())["type"] == "complete"
+    await client.close()
+
+
+async def test_a_connection_without_a_valid_session_is_refused(
+    servers: tuple[LiveServer, LiveServer],
+) -> None:
+    a, _ = servers
+    client = Subscriptions(a.ws_url)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await client.connect({"authorization": "Bearer not-a-token"})
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    legacy = Subscriptions(a.ws_url, legacy=True)
+    answer = await legacy.connect({})
+    assert answer["type"] == "connection_error"
+    await legacy.close()
+
+
+async def test_the_legacy_protocol_and_the_token_payload_work(
+    servers: tuple[LiveServer, LiveServer], manager: Account
+) -> None:
+    a, b = servers
+    client = Subscriptions(a.ws_url, legacy=True)
+    assert (await client.connect({"token": manager.token}))["type"] == "connection_ack"
+    sku = unique("SKU")
+    await client.subscribe(ITEM_CHANGED, {"sku": sku})
+    await stocked_item(b, manager, sku, 2)
+    assert (await client.next_data())["itemChanged"]["item"]["quantity"] == 2
+    await client.close()
+
+
+async def test_logout_on_one_instance_closes_that_sessions_subscriptions_on_the_other(
+    servers: tuple[LiveServer, LiveServer], resources: Any
+) -> None:
+    from tests.conftest import make_account
+    from warehouse_gql.domain.access import Role
+
+    a, b = servers
+    leaving = await make_account(resources, Role.PICKER)
+    staying = await make_account(resources, Role.PICKER)
+    closing = await connected(a, leaving)
+    await closing.subscribe(ITEM_CHANGED)
+    open_one = await connected(a, staying)
+    await open_one.subscribe(ITEM_CHANGED)
+    assert (await b.ok("mutation { logOut }", token=leaving.token))["logOut"] is True
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await closing.receive(within=1.0)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    # The other session's subscription is untouched.
+    sku = unique("SKU")
+    manager = await make_account(resources, Role.MANAGER)
+    await stocked_item(b, manager, sku, 1)
+    assert (await open_one.next_data())["itemChanged"]["item"]["sku"] == sku
+    await open_one.close()
+
+
+async def _wait_for_readiness(server: LiveServer, ready: bool) -> dict[str, Any]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server.http_url) as client:
+        for _ in range(400):
+            body: dict[str, Any] = (await client.get("/readyz")).json()
+            if body["ready"] is ready:
+                return body
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"readiness never became {ready}")
+
+
+async def test_a_subscription_survives_a_redis_outage_and_gets_the_events_made_during_it(
+    servers: tuple[LiveServer, LiveServer], valkey: ValkeyServer | None, manager: Account
+) -> None:
+    if valkey is None:
+        pytest.skip("REDIS_URL points at a Redis this suite does not own; it cannot stop it")
+    a, b = servers
+    sku = unique("SKU")
+    _, item_id = await stocked_item(a, manager, sku, 0)
+    client = await connected(a, manager)
+    await client.subscribe(ITEM_CHANGED, {"sku": sku})
+    await a.ok(ADJUST, {"id": item_id, "d": 1}, manager.token)
+    assert (await client.next_data())["itemChanged"]["item"]["quantity"] == 1
+
+    valkey.stop()
+    assert (await _wait_for_readiness(a, False))["redis"] == "unavailable"
+    # Writes go on while Redis is down; their events wait in the bridge's buffer.
+    assert (await a.ok(ADJUST, {"id": item_id, "d": 1}, manager.token))["adjustItemQuantity"][
+        "quantity"
+    ] == 2
+    assert (await a.ok(ADJUST, {"id": item_id, "d": 1}, manager.token))["adjustItemQuantity"][
+        "quantity"
+    ] == 3
+
+    valkey.start()
+    await _wait_for_readiness(a, True)
+    await _wait_for_readiness(b, True)
+    await a.ok(ADJUST, {"id": item_id, "d": 1}, manager.token)
+    received = [(await client.next_data())["itemChanged"]["item"]["quantity"] for _ in range(3)]
+    assert received == [2, 3, 4]
+    await client.close()
+
+
+async def test_the_gql_client_library_receives_item_events(
+    servers: tuple[LiveServer, LiveServer], manager: Account
+) -> None:
+    from gql import Client, gql
+    from gql.transport.websockets import WebsocketsTransport
+
+    a, b = servers
+    sku = unique("SKU")
+    transport = WebsocketsTransport(
+        url=a.ws_url, init_payload={"authorization": f"Bearer {manager.token}"}
+    )
+    async with Client(transport=transport) as session:
+        request = gql(ITEM_CHANGED)
+        request.variable_values = {"sku": sku}
+        subscription = session.subscribe(request)
+        first = asyncio.ensure_future(anext(subscription))
+        # Until the server has the subscription, a change would be missed: make changes until one arrives.
+        _, item_id = await stocked_item(b, manager, sku, 1)
+        done, _ = await asyncio.wait({first}, timeout=2)
+        while not done:
+            await b.ok(ADJUST, {"id": item_id, "d": 1}, manager.token)
+            done, _ = await asyncio.wait({first}, timeout=2)
+        result = first.result()
+        assert result["itemChanged"]["item"]["sku"] == sku
+        await subscription.aclose()
