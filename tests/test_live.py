@@ -357,3 +357,25 @@ async def test_the_gql_client_library_receives_item_events(
         result = first.result()
         assert result["itemChanged"]["item"]["sku"] == sku
         await subscription.aclose()
+
+
+async def test_the_demo_seed_script_fills_a_running_server(
+    servers: tuple[LiveServer, LiveServer], manager: Account
+) -> None:
+    import sys
+    from pathlib import Path
+
+    a, _ = servers
+    script = Path(__file__).parent.parent / "scripts" / "seed_demo.py"
+    command = [sys.executable, str(script), "--url", f"{a.http_url}/graphql"]
+    command += ["--username", manager.username, "--password", "correct horse battery"]
+    for _ in range(2):  # a second run skips what exists
+        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await process.communicate()
+        assert process.returncode == 0, out
+    data = await a.ok(
+        '{ stockLevel(sku: "WID-BLUE") bins(first: 100, locationPrefix: "B-") { totalCount } }',
+        token=manager.token,
+    )
+    assert data["bins"]["totalCount"] == 4
+    assert data["stockLevel"] == 3 * 40
