@@ -16,14 +16,19 @@ MAX_REASON = 200
 SKU_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def clean_location(location: str) -> str:
-    cleaned = location.strip()
-    if not 1 <= len(cleaned) <= MAX_LOCATION:
+def trimmed(value: str, field: str, limit: int) -> str:
+    """A required text field: surrounding white space dropped, then 1 to `limit` characters."""
+    cleaned = value.strip()
+    if not 1 <= len(cleaned) <= limit:
         raise BadUserInput(
-            f"location must be 1 to {MAX_LOCATION} characters after trimming, got {len(cleaned)}.",
-            field="location",
+            f"{field} must be 1 to {limit} characters after trimming, got {len(cleaned)}.",
+            field=field,
         )
     return cleaned
+
+
+def clean_location(location: str) -> str:
+    return trimmed(location, "location", MAX_LOCATION)
 
 
 def location_key(location: str) -> str:
@@ -40,13 +45,7 @@ def check_capacity(capacity: int) -> int:
 
 
 def clean_name(name: str) -> str:
-    cleaned = name.strip()
-    if not 1 <= len(cleaned) <= MAX_NAME:
-        raise BadUserInput(
-            f"name must be 1 to {MAX_NAME} characters after trimming, got {len(cleaned)}.",
-            field="name",
-        )
-    return cleaned
+    return trimmed(name, "name", MAX_NAME)
 
 
 def check_sku(sku: str, *, field: str = "sku") -> str:
@@ -85,12 +84,7 @@ def check_move_quantity(quantity: int) -> int:
 
 
 def clean_reason(reason: str) -> str:
-    cleaned = reason.strip()
-    if not 1 <= len(cleaned) <= MAX_REASON:
-        raise BadUserInput(
-            f"reason must be 1 to {MAX_REASON} characters after trimming.", field="reason"
-        )
-    return cleaned
+    return trimmed(reason, "reason", MAX_REASON)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from enum import Enum
 
 from warehouse_gql.domain.errors import BadUserInput, InvalidTransition
-from warehouse_gql.domain.inventory import MAX_NAME, check_sku
+from warehouse_gql.domain.inventory import MAX_NAME, check_sku, trimmed
 
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 1_000_000_000
@@ -59,12 +59,7 @@ def shipment_transition_is_noop(current: ShipmentStatus, target: ShipmentStatus)
 
 
 def clean_customer_name(name: str) -> str:
-    cleaned = name.strip()
-    if not 1 <= len(cleaned) <= MAX_NAME:
-        raise BadUserInput(
-            f"customerName must be 1 to {MAX_NAME} characters after trimming.", field="customerName"
-        )
-    return cleaned
+    return trimmed(name, "customerName", MAX_NAME)
 
 
 def check_lines(lines: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -99,16 +94,9 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def _clean_bounded(value: str, field: str, limit: int) -> str:
-    cleaned = value.strip()
-    if not 1 <= len(cleaned) <= limit:
-        raise BadUserInput(f"{field} must be 1 to {limit} characters after trimming.", field=field)
-    return cleaned
-
-
 def clean_carrier(carrier: str) -> str:
-    return _clean_bounded(carrier, "carrier", MAX_CARRIER)
+    return trimmed(carrier, "carrier", MAX_CARRIER)
 
 
 def clean_tracking_number(tracking: str) -> str:
-    return _clean_bounded(tracking, "trackingNumber", MAX_TRACKING)
+    return trimmed(tracking, "trackingNumber", MAX_TRACKING)
