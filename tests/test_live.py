@@ -370,7 +370,9 @@ async def test_the_demo_seed_script_fills_a_running_server(
     command = [sys.executable, str(script), "--url", f"{a.http_url}/graphql"]
     command += ["--username", manager.username, "--password", "correct horse battery"]
     for _ in range(2):  # a second run skips what exists
-        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         out, _ = await process.communicate()
         assert process.returncode == 0, out
     data = await a.ok(
@@ -379,3 +381,27 @@ async def test_the_demo_seed_script_fills_a_running_server(
     )
     assert data["bins"]["totalCount"] == 4
     assert data["stockLevel"] == 3 * 40
+
+
+async def test_a_subscription_ends_when_its_session_expires(
+    servers: tuple[LiveServer, LiveServer], resources: Any, picker: Account
+) -> None:
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from warehouse_gql.services.accounts import hash_token
+    from warehouse_gql.store import users
+
+    a, _ = servers
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(milliseconds=800)
+    await users.insert_session(
+        resources.db, token_hash=hash_token(token), user_id=picker.id, expires_at=expires_at
+    )
+    client = Subscriptions(a.ws_url)
+    assert (await client.connect({"authorization": f"Bearer {token}"}))["type"] == "connection_ack"
+    await client.subscribe(ITEM_CHANGED)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await client.receive(within=5.0)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert datetime.now(UTC) >= expires_at
