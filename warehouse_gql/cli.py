@@ -8,9 +8,13 @@ import contextlib
 import getpass
 import logging
 import os
+import re
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 from warehouse_gql.settings import Settings, SettingsError
 
@@ -19,20 +23,51 @@ class CommandError(Exception):
     """Ends a command with one clear line and a non-zero exit."""
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: unwind so the embedded database is stopped in order."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments end with one line naming the problem, not the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {value}")
+    return value
+
+
+def _workers(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="warehouse-gql", description="A self-hostable GraphQL API for a warehouse floor."
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the GraphQL server")
     serve.add_argument("--host", help="interface to listen on (env HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (env PORT, default 8000)")
+    serve.add_argument("--port", type=_port, help="port to listen on (env PORT, default 8000)")
     serve.add_argument(
         "--data-dir", type=Path, help="embedded database directory (default ./.warehouse-data)"
     )
     serve.add_argument(
-        "--workers", type=int, default=1, help="server processes (more than 1 needs REDIS_URL)"
+        "--workers", type=_workers, default=1, help="server processes (more than 1 needs REDIS_URL)"
     )
 
     create = commands.add_parser("create-user", help="create a user with any role")
@@ -48,10 +83,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SECRET_OPTION = re.compile(r"([?&](?:[^=&]*password[^=&]*|authMechanismProperties)=)[^&]*", re.I)
+
+
+def redact(url: str) -> str:
+    """The URL without credentials, fit for an error message."""
+    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^@/?]*@", r"\1", url)
+    return _SECRET_OPTION.sub(r"\1***", url)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def require_answers(url: str) -> None:
+    """Fail with one line unless the database at `url` answers a ping (within 5s by default)."""
+    from pymongo import MongoClient
+    from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+
+    where = redact(url)
+    # A serverSelectionTimeoutMS in the URL wins over the default wait.
+    timeout: dict[str, Any] = (
+        {} if "serverselectiontimeoutms=" in url.lower() else {"serverSelectionTimeoutMS": 5000}
+    )
+    try:
+        with MongoClient[dict[str, object]](url, **timeout) as client:
+            client.admin.command("ping")
+    except ServerSelectionTimeoutError:
+        raise CommandError(
+            f"The database at {where} does not answer: check MONGODB_URL and that MongoDB runs."
+        ) from None
+    except OperationFailure as exc:
+        raise CommandError(
+            f"The database at {where} rejected the connection: {_first_line(exc)}"
+        ) from None
+    except (PyMongoError, ValueError, TypeError) as exc:
+        raise CommandError(f"Cannot use the database at {where}: {_first_line(exc)}") from None
+
+
 @contextlib.contextmanager
 def database_url(settings: Settings) -> Iterator[str]:
-    """MONGODB_URL when set, else the embedded database of the data dir."""
+    """MONGODB_URL when set (and answering), else the embedded database of the data dir."""
     if settings.mongodb_url:
+        require_answers(settings.mongodb_url)
         yield settings.mongodb_url
         return
     from warehouse_gql.embedded import EmbeddedError, embedded_database
@@ -77,10 +152,11 @@ def serve(settings: Settings) -> None:
         print(
             f"warehouse-gql: GraphiQL at {where}"
             if settings.graphiql
-            else f"warehouse-gql: listening at {where}"
+            else f"warehouse-gql: listening at {where}",
+            flush=True,
         )
         if embedded:
-            print(f"warehouse-gql: embedded database in {settings.data_dir.resolve()}")
+            print(f"warehouse-gql: embedded database in {settings.data_dir.resolve()}", flush=True)
         if settings.workers > 1:
             os.environ["MONGODB_URL"] = url
             uvicorn.run(
@@ -145,7 +221,13 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
         except WarehouseError as exc:
             raise CommandError(exc.message) from None
         except PyMongoError as exc:
-            raise CommandError(f"The database is unreachable: {exc}") from None
+            raise CommandError(
+                f"The database at {redact(url)} failed: {_first_line(exc)}"
+            ) from None
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -166,7 +248,13 @@ def main(argv: list[str] | None = None) -> None:
             workers=getattr(args, "workers", None),
         )
         if args.command == "serve":
-            serve(settings)
+            # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler it
+            # found: this one, so we unwind and stop the embedded database instead of dying.
+            signal.signal(signal.SIGTERM, _terminate)
+            try:
+                serve(settings)
+            except _Terminated:
+                return
         else:
             create_user(settings, args)
     except (CommandError, SettingsError) as exc:

@@ -1,0 +1,364 @@
+"""The `warehouse-gql` command as a user runs it: real subprocesses, a real embedded database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from warehouse_gql.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 90.0
+UNREACHABLE = "mongodb://alice:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=500"
+LINUX_PROC = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="process checks read /proc"
+)
+
+
+def script() -> str:
+    found = shutil.which("warehouse-gql", path=str(Path(sys.executable).parent)) or shutil.which(
+        "warehouse-gql"
+    )
+    assert found is not None, "the warehouse-gql console script is not installed"
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a fresh shell: no configured database, Redis or password."""
+    dropped = {
+        "MONGODB_URL",
+        "MONGODB_DB",
+        "REDIS_URL",
+        "HOST",
+        "PORT",
+        "WAREHOUSE_DATA_DIR",
+        "WAREHOUSE_ENV",
+        "WAREHOUSE_PASSWORD",
+        "PYTHONUNBUFFERED",  # serve must flush its own messages
+    }
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(extra)
+    return env
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [script(), *args],
+        cwd=cwd,
+        env=clean_env() if env is None else env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def one_line(stderr: str) -> str:
+    """The single line a failing command must print, without a traceback."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def processes() -> dict[int, tuple[int, str]]:
+    """Every live process as pid -> (parent pid, command line), read from /proc."""
+    found: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+        if state != "Z":
+            found[int(entry.name)] = (int(ppid), cmdline)
+    return found
+
+
+def secantus_children(pid: int) -> list[int]:
+    return [p for p, (ppid, cmd) in processes().items() if ppid == pid and "secantus" in cmd]
+
+
+def secantus_on(data_dir: Path) -> list[int]:
+    """Every SecantusDB process storing data in the data dir, whoever started it."""
+    storage = str((data_dir / "db").resolve())
+    return [p for p, (_, cmd) in processes().items() if "secantus" in cmd and storage in cmd]
+
+
+def alive(pid: int) -> bool:
+    return pid in processes()
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@dataclass
+class Serving:
+    process: subprocess.Popen[bytes]
+    base: str
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+    def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.post(
+            f"{self.base}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            timeout=30,
+        )
+        body: dict[str, Any] = response.json()
+        assert not body.get("errors"), body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def log_in(self, username: str, password: str) -> str:
+        data = self.graphql(
+            "mutation($u: String!, $p: String!) { logIn(username: $u, password: $p) { token } }",
+            {"u": username, "p": password},
+        )
+        token: str = data["logIn"]["token"]
+        return token
+
+    def role_of(self, token: str) -> str:
+        role: str = self.graphql("{ me { role } }", token=token)["me"]["role"]
+        return role
+
+
+def stop_process(process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def serving(data_dir: Path, cwd: Path, name: str) -> Iterator[Serving]:
+    """`warehouse-gql serve` on a free port, ready when /healthz answers; always stopped after."""
+    port = free_port()
+    stdout, stderr = cwd / f"{name}.out", cwd / f"{name}.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [script(), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            cwd=cwd,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+    server = Serving(process, f"http://127.0.0.1:{port}", stdout, stderr)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert process.poll() is None, f"serve exited early:\n{server.output()}"
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, f"serve never answered:\n{server.output()}"
+            time.sleep(0.1)
+        yield server
+    finally:
+        stop_process(process)
+        if Path("/proc/self/stat").exists():
+            for pid in secantus_on(data_dir):  # only if serve failed to stop its own
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def create_user_args(username: str, data_dir: Path, *extra: str) -> list[str]:
+    return [
+        "create-user",
+        "--username",
+        username,
+        "--email",
+        f"{username}@example.com",
+        "--data-dir",
+        str(data_dir),
+        *extra,
+    ]
+
+
+@LINUX_PROC
+def test_serve_runs_the_embedded_database_shares_it_with_create_user_stops_it_on_sigterm_and_keeps_the_data(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with serving(data_dir, tmp_path, "first") as server:
+        port = server.base.rsplit(":", 1)[1]
+        assert f"GraphiQL at http://127.0.0.1:{port}/graphql" in server.stdout.read_text()
+        assert httpx.get(f"{server.base}/healthz", timeout=5).json() == {"status": "ok"}
+        ready = httpx.get(f"{server.base}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["ready"] is True, ready.text
+
+        [database] = secantus_children(server.process.pid)
+        url = json.loads((data_dir / "server.json").read_text())["url"]
+
+        # --password wins over WAREHOUSE_PASSWORD; without the flag the variable is used.
+        manager = run(
+            create_user_args("boss", data_dir, "--role", "MANAGER", "--password", "flag pass 1"),
+            tmp_path,
+            clean_env(WAREHOUSE_PASSWORD="env pass 22"),
+        )
+        assert manager.returncode == 0, manager.stderr
+        assert "created MANAGER boss" in manager.stdout
+        picker = run(
+            create_user_args("pia", data_dir, "--role", "PICKER"),
+            tmp_path,
+            clean_env(WAREHOUSE_PASSWORD="env pass 22"),
+        )
+        assert picker.returncode == 0, picker.stderr
+
+        # Both went to the running database: no second SecantusDB on the data dir.
+        assert secantus_children(server.process.pid) == [database]
+        assert secantus_on(data_dir) == [database]
+        assert json.loads((data_dir / "server.json").read_text())["url"] == url
+
+        assert server.role_of(server.log_in("boss", "flag pass 1")) == "MANAGER"
+        assert server.role_of(server.log_in("pia", "env pass 22")) == "PICKER"
+
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0, server.output()
+        assert gone_within(database, 10), "SecantusDB outlived serve"
+        assert secantus_on(data_dir) == []
+        assert not (data_dir / "server.json").exists()
+        assert "Traceback" not in server.output()
+
+    with serving(data_dir, tmp_path, "second") as again:
+        assert again.role_of(again.log_in("boss", "flag pass 1")) == "MANAGER"
+        [restarted] = secantus_children(again.process.pid)
+        assert restarted != database
+
+
+@LINUX_PROC
+def test_create_user_without_a_server_runs_its_own_database_and_refuses_a_taken_username(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    args = create_user_args("solo", data_dir, "--role", "CUSTOMER", "--password", "pass word 1")
+    try:
+        first = run(args, tmp_path)
+        assert first.returncode == 0, first.stderr
+        assert "created CUSTOMER solo" in first.stdout
+        assert (data_dir / "db").is_dir()
+        assert secantus_on(data_dir) == [], "create-user left its database running"
+        assert not (data_dir / "server.json").exists()
+
+        second = run(args, tmp_path)
+        assert second.returncode != 0
+        line = one_line(second.stderr)
+        assert "solo" in line and "taken" in line, line
+        assert secantus_on(data_dir) == []
+    finally:
+        for pid in secantus_on(data_dir):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_create_user_without_a_password_or_a_terminal_fails_at_once_with_one_line(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    result = run(create_user_args("nopass", data_dir, "--role", "PICKER"), tmp_path)
+    assert result.returncode != 0
+    line = one_line(result.stderr)
+    assert "--password" in line and "WAREHOUSE_PASSWORD" in line, line
+    assert not data_dir.exists(), "it started a database before asking for the password"
+
+
+def test_export_schema_prints_the_committed_schema_from_any_directory(tmp_path: Path) -> None:
+    result = run(["export-schema"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "schema.graphql").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (
+            ["create-user", "--username", "bob", "--email", "b@example.com", "--role", "BOSS"],
+            {},
+            "BOSS",
+        ),
+        (["create-user", "--email", "b@example.com", "--role", "PICKER"], {}, "--username"),
+        (["serve", "--port", "notanumber"], {}, "notanumber"),
+        (["serve", "--port", "70000"], {}, "70000"),
+        (["serve", "--workers", "0"], {}, "--workers"),
+        (["serve"], {"PORT": "abc"}, "PORT"),
+        (["serve"], {"SESSION_TTL_HOURS": "0"}, "SESSION_TTL_HOURS"),
+        (["launch"], {}, "launch"),
+        ([], {}, "command"),
+    ],
+    ids=[
+        "unknown-role",
+        "missing-username",
+        "port-not-a-number",
+        "port-out-of-range",
+        "no-workers",
+        "PORT-env",
+        "ttl-env",
+        "unknown-command",
+        "no-command",
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_one_line_naming_the_problem(
+    tmp_path: Path, args: list[str], env: dict[str, str], named: str
+) -> None:
+    result = run(args, tmp_path, clean_env(WAREHOUSE_PASSWORD="pass word 1", **env))
+    assert result.returncode != 0
+    line = one_line(result.stderr)
+    assert named in line, line
+    assert not (tmp_path / ".warehouse-data").exists(), "it started a database anyway"
+
+
+@pytest.mark.parametrize("command", ["serve", "create-user"])
+def test_an_unreachable_database_ends_a_command_with_one_line_naming_it_without_credentials(
+    tmp_path: Path, command: str
+) -> None:
+    data_dir = tmp_path / "data"
+    args = (
+        ["serve", "--port", str(free_port()), "--data-dir", str(data_dir)]
+        if command == "serve"
+        else create_user_args("late", data_dir, "--role", "PICKER", "--password", "pass word 1")
+    )
+    started = time.monotonic()
+    result = run(args, tmp_path, clean_env(MONGODB_URL=UNREACHABLE))
+    assert result.returncode != 0
+    line = one_line(result.stderr)
+    assert "127.0.0.1:1" in line and "does not answer" in line, line
+    assert "s3cret" not in line and "alice" not in line, line
+    assert time.monotonic() - started < 30, "the short serverSelectionTimeoutMS was ignored"
+    assert not data_dir.exists(), "it started the embedded database despite MONGODB_URL"
