@@ -1,0 +1,49 @@
+"""Smoke test of the benchmark: `scripts/bench.py --quick` runs every scenario without errors.
+
+It measures nothing; the numbers live in docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+
+
+def test_the_quick_benchmark_runs_every_scenario_without_an_error(
+    mongodb_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "MONGODB_URL": mongodb_url, "REDIS_URL": redis_url}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--duration",
+            "1",
+            "--out",
+            str(out),
+            "--server-log",
+            str(tmp_path / "server.log"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    names = {row["scenario"] for row in report["scenarios"]}
+    assert {"read", "baseline", "write", "fulfil"} <= names
+    assert any(name.startswith("fan-out") for name in names)
+    for row in report["scenarios"]:
+        assert row["errors"] == 0, row
+        assert row["requests"] > 0, row
+        if row["scenario"].startswith("fan-out"):
+            assert row["missed_deliveries"] == 0, row
+    assert report["invariants"] == []
