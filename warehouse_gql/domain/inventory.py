@@ -134,3 +134,24 @@ def allocate_picks(lines: Sequence[tuple[str, int]], stock: Iterable[StockSource
     if shorts:
         raise InsufficientStock(shorts)
     return picks
+
+
+def allocate_batch(
+    orders: Sequence[Sequence[tuple[str, int]]], stock: Iterable[StockSource]
+) -> list[list[Pick]]:
+    """The picks of several orders fulfilled one after the other: each by allocate_picks, against
+    the stock the orders before it left, so a batch never plans the same unit twice."""
+    left = {source.item_id: source for source in stock}
+    planned: list[list[Pick]] = []
+    for lines in orders:
+        picks = allocate_picks(lines, left.values())
+        for pick in picks:
+            source = left[pick.item_id]
+            left[pick.item_id] = StockSource(
+                sku=source.sku,
+                item_id=source.item_id,
+                bin_id=source.bin_id,
+                quantity=source.quantity - pick.quantity,
+            )
+        planned.append(picks)
+    return planned
