@@ -1,18 +1,21 @@
-"""The composition root: opens MongoDB and the broadcaster in the lifespan, mounts /graphql."""
+"""The composition root: opens MongoDB and the broadcaster in the lifespan, mounts /graphql and
+serves the dashboard's static files at /."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from broadcaster import Broadcast
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from warehouse_gql.api.context import Resources
 from warehouse_gql.api.view import GraphQLView
@@ -23,6 +26,14 @@ from warehouse_gql.settings import Settings
 from warehouse_gql.store.database import Database, Document
 
 log = logging.getLogger(__name__)
+
+# The browser dashboard: plain HTML, CSS and JavaScript modules shipped inside the package.
+DASHBOARD = Path(__file__).parent / "web"
+# The page loads only its own files and talks only to this server (HTTP and WebSocket).
+DASHBOARD_CSP = (
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 def mongo_client(
@@ -74,6 +85,12 @@ def create_app(settings: Settings) -> Starlette:
             yield
             view.resources = None
 
+    async def dashboard(request: Request) -> FileResponse:
+        return FileResponse(
+            DASHBOARD / "index.html",
+            headers={"content-security-policy": DASHBOARD_CSP, "cache-control": "no-cache"},
+        )
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -97,6 +114,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            Route("/", dashboard),
+            Mount("/assets", StaticFiles(directory=DASHBOARD), name="assets"),
         ],
         lifespan=lifespan,
     )

@@ -155,6 +155,7 @@ def serve(settings: Settings) -> None:
             else f"warehouse-gql: listening at {where}",
             flush=True,
         )
+        print(f"warehouse-gql: dashboard at http://{settings.host}:{settings.port}/", flush=True)
         if embedded:
             print(f"warehouse-gql: embedded database in {settings.data_dir.resolve()}", flush=True)
         if settings.workers > 1:
