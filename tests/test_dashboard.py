@@ -1,0 +1,512 @@
+"""The browser dashboard at `/`, in real headless Chromium (Debian's `chromium`, driven by
+Playwright's Python API with `executable_path`; no browser download), against a real uvicorn
+server in the test loop. Without a browser these tests skip locally and fail on CI (`CI=true`).
+
+A failing test leaves `failure.png` and `console.txt` in its pytest temp dir. Setting
+`DASHBOARD_SCREENSHOTS=docs/screenshots` makes the screen walk-through save the README's pictures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.conftest import Account, make_account, unique
+from tests.livekit import LiveServer
+from warehouse_gql.api.context import Resources
+from warehouse_gql.app import create_app
+from warehouse_gql.domain.access import Role
+from warehouse_gql.services import accounts
+from warehouse_gql.settings import Settings
+
+try:
+    from playwright.async_api import Browser, Page, async_playwright, expect
+except ImportError:  # only reachable without the `test` extra; the browser fixture says so
+    async_playwright = None  # type: ignore[assignment]
+
+PASSWORD = "correct horse battery"  # what make_account gives every account
+# Without the background-networking flags Chromium keeps dialling Google, which a closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id location } }"
+CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }"
+ADJUST = 'mutation($id: ID!, $d: Int!) { adjustItemQuantity(id: $id, delta: $d, reason: "test") { quantity } }'
+CREATE_ORDER = "mutation($i: CreateOrderInput!) { createOrder(input: $i) { id } }"
+FULFIL = "mutation($id: ID!) { fulfillOrder(id: $id) { status } }"
+CREATE_SHIPMENT = "mutation($i: CreateShipmentInput!) { createShipment(input: $i) { id } }"
+DELIVER = "mutation($id: ID!) { updateShipmentStatus(id: $id, status: DELIVERED) { status } }"
+
+
+def chromium_path() -> str | None:
+    return (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+
+
+def browser_missing(reason: str) -> None:
+    """CI must run the browser tests (`.ci/run` installs Chromium); a laptop without it skips."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{reason} (CI=true: the dashboard tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def resources_of(app: Starlette) -> Resources:
+    for route in app.routes:
+        found = getattr(
+            getattr(route, "endpoint", None) or getattr(route, "app", None), "resources", None
+        )
+        if isinstance(found, Resources):
+            return found
+    raise AssertionError("the app has no resources")
+
+
+@dataclass
+class Floor:
+    """A served app on its own database, and a way to make users on it."""
+
+    server: LiveServer
+    resources: Resources
+
+    async def account(self, role: Role) -> Account:
+        return await make_account(self.resources, role)
+
+    async def ok(self, query: str, variables: dict[str, Any], account: Account) -> dict[str, Any]:
+        return await self.server.ok(query, variables, account.token)
+
+    async def stocked_bin(
+        self,
+        manager: Account,
+        *,
+        capacity: int,
+        quantity: int,
+        sku: str,
+        location: str | None = None,
+    ) -> tuple[str, str, str]:
+        """A new bin holding `quantity` of `sku`: (bin id, location, item id)."""
+        location = location or unique("T")
+        bin_id = (
+            await self.ok(CREATE_BIN, {"i": {"location": location, "capacity": capacity}}, manager)
+        )["createBin"]["id"]
+        item = {"name": f"Thing {sku}", "sku": sku, "binId": bin_id, "quantity": quantity}
+        item_id = (await self.ok(CREATE_ITEM, {"i": item}, manager))["createItem"]["id"]
+        return bin_id, location, item_id
+
+
+async def serve_floor(settings: Settings, database: str) -> tuple[LiveServer, Resources]:
+    app = create_app(dataclasses.replace(settings, mongodb_db=database))
+    server = LiveServer(app)
+    await server.start()
+    return server, resources_of(app)
+
+
+@pytest.fixture(scope="session")
+async def floor(settings: Settings) -> AsyncIterator[Floor]:
+    # A database of its own: the floor shows every bin, and other tests make thousands.
+    server, resources = await serve_floor(settings, f"{settings.mongodb_db}_dashboard")
+    yield Floor(server, resources)
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if async_playwright is None:
+        browser_missing("Playwright for Python is not installed (pip install -e '.[test]')")
+    executable = chromium_path()
+    if executable is None:
+        browser_missing("Chromium is not installed (apt-get install -y chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(
+    browser: Browser, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Page]:
+    """A fresh browser context at 1280×800; a failed test leaves a screenshot in tmp_path."""
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    opened = await context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    opened.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+    failed_before = request.session.testsfailed
+    yield opened
+    # pytest counts the call phase's failure before fixtures are torn down.
+    if request.session.testsfailed > failed_before:
+        await opened.screenshot(path=tmp_path / "failure.png", full_page=True)
+        (tmp_path / "console.txt").write_text("\n".join(problems))
+    await context.close()
+    assert not problems, problems
+
+
+async def log_in(page: Page, floor: Floor, account: Account) -> None:
+    await page.goto(f"{floor.server.http_url}/")
+    await page.fill("#login-form [name=username]", account.username)
+    await page.fill("#login-form [name=password]", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#connection")).to_have_text("Live")
+
+
+def bin_tile(page: Page, location: str) -> Any:
+    return page.locator(f'.bin[data-location="{location}"]')
+
+
+async def test_the_dashboard_is_served_at_the_root_and_graphql_stays_at_graphql(
+    http: httpx.AsyncClient,
+) -> None:
+    page = await http.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert '<script type="module" src="assets/app.js">' in page.text
+    for asset in (
+        "app.js",
+        "graphql.js",
+        "dom.js",
+        "bins.js",
+        "inventory.js",
+        "orders.js",
+        "shipments.js",
+    ):
+        response = await http.get(f"/assets/{asset}")
+        assert response.status_code == 200, asset
+        assert "javascript" in response.headers["content-type"], asset
+    assert (await http.get("/assets/style.css")).headers["content-type"].startswith("text/css")
+    assert (await http.get("/assets/nothing-here.js")).status_code == 404
+    answer = await http.post("/graphql", json={"query": "{ me { id } }"})
+    assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_manager_logs_in_sees_a_bins_load_bar_and_opens_it_with_the_keyboard(
+    page: Page, floor: Floor
+) -> None:
+    manager = await floor.account(Role.MANAGER)
+    sku = unique("SKU")
+    _, location, _ = await floor.stocked_bin(manager, capacity=100, quantity=75, sku=sku)
+    await log_in(page, floor, manager)
+
+    bar = bin_tile(page, location).locator(".load-bar")
+    await expect(bar).to_have_attribute("data-percent", "75")
+    await expect(bar).to_have_attribute("data-level", "high")  # 70–89%: amber
+    await expect(bar).to_have_attribute("aria-valuenow", "75")
+    await expect(bin_tile(page, location)).to_contain_text("75 / 100")
+
+    await bin_tile(page, location).focus()
+    await page.keyboard.press("Enter")
+    detail = page.locator(".bin-detail")
+    await expect(detail.locator("h2")).to_have_text(f"Bin {location}")
+    await expect(detail.locator("tbody")).to_contain_text(sku)
+
+    # The token lives in sessionStorage: a reload keeps the session, logging out ends it.
+    assert await page.evaluate("sessionStorage.getItem('warehouse.token')")
+    await page.reload()
+    await expect(page.locator("#who")).to_contain_text(manager.username)
+    await page.click("#logout")
+    await expect(page.locator("#login")).to_be_visible()
+    await expect(page.locator("#session")).to_be_hidden()  # no logout button or indicator
+    await expect(page.locator("#nav")).to_be_hidden()
+    assert await page.evaluate("sessionStorage.getItem('warehouse.token')") is None
+
+
+async def test_stock_changed_through_the_api_updates_the_dashboard_without_a_reload(
+    page: Page, floor: Floor
+) -> None:
+    manager = await floor.account(Role.MANAGER)
+    picker = await floor.account(Role.PICKER)
+    sku = unique("SKU")
+    _, location, item_id = await floor.stocked_bin(manager, capacity=100, quantity=20, sku=sku)
+    await log_in(page, floor, picker)
+    await page.evaluate("window.notReloaded = true")
+
+    await page.click('#nav a[data-screen="inventory"]')
+    await page.fill("#inventory-search", sku)
+    row = page.locator(f'#inventory-table tr[data-sku="{sku}"]')
+    await expect(row.locator(".quantity")).to_have_text("20")
+    low_stock = page.locator(f'#low-stock-list li[data-sku="{sku}"]')
+    await expect(low_stock).to_have_count(0)
+
+    await floor.ok(ADJUST, {"id": item_id, "d": -15}, manager)
+    await expect(row.locator(".quantity")).to_have_text("5")
+    await expect(low_stock).to_contain_text("5 units")  # ENTER from the lowStock live query
+
+    await page.fill("#low-stock-threshold", "4")  # a new live query: 5 is above it
+    await expect(low_stock).to_have_count(0)
+
+    await page.click('#nav a[data-screen="bins"]')
+    await expect(bin_tile(page, location)).to_contain_text("5 / 100")
+    await floor.ok(ADJUST, {"id": item_id, "d": 90}, manager)
+    await expect(bin_tile(page, location)).to_contain_text("95 / 100")
+    await expect(bin_tile(page, location).locator(".load-bar")).to_have_attribute(
+        "data-level", "full"
+    )
+    assert await page.evaluate("window.notReloaded") is True
+
+
+async def test_a_picker_fulfils_an_order_with_one_click_then_ships_and_delivers_it(
+    page: Page, floor: Floor
+) -> None:
+    manager = await floor.account(Role.MANAGER)
+    picker = await floor.account(Role.PICKER)
+    sku, scarce = unique("SKU"), unique("SKU")
+    _, fuller, _ = await floor.stocked_bin(manager, capacity=100, quantity=30, sku=sku)
+    _, emptier, _ = await floor.stocked_bin(manager, capacity=100, quantity=10, sku=sku)
+    await floor.stocked_bin(manager, capacity=100, quantity=1, sku=scarce)
+    customer_name = unique("Customer")
+    order_id = (
+        await floor.ok(
+            CREATE_ORDER,
+            {"i": {"customerName": customer_name, "items": [{"sku": sku, "quantity": 35}]}},
+            manager,
+        )
+    )["createOrder"]["id"]
+    short_id = (
+        await floor.ok(
+            CREATE_ORDER,
+            {"i": {"customerName": customer_name, "items": [{"sku": scarce, "quantity": 3}]}},
+            manager,
+        )
+    )["createOrder"]["id"]
+    await log_in(page, floor, picker)
+    await page.click('#nav a[data-screen="orders"]')
+
+    short = page.locator(f'[data-order-id="{short_id}"]')
+    await short.get_by_role("button", name="Fulfil").click()
+    await expect(short.get_by_role("alert")).to_contain_text(f"Not enough stock of {scarce}")
+    await expect(short).to_have_attribute("data-status", "PENDING")
+
+    card = page.locator(f'[data-order-id="{order_id}"]')
+    await card.get_by_role("button", name="Fulfil").click()
+    await expect(card).to_have_attribute("data-status", "FULFILLED")
+    picks = card.locator(".picks li")
+    await expect(picks).to_have_text(
+        [f"Take 30 × {sku} from bin {fuller}", f"Take 5 × {sku} from bin {emptier}"]
+    )
+
+    await card.get_by_role("button", name="Ship…").click()
+    await expect(page.locator("#ship-order")).to_have_value(order_id)
+    tracking = unique("TRK")
+    await page.fill("#ship-form [name=carrier]", "DHL")
+    await page.fill("#ship-form [name=trackingNumber]", tracking)
+    await page.click("#ship-form button[type=submit]")
+    row = page.locator("#shipments-table tbody tr", has_text=tracking)
+    await expect(row).to_have_attribute("data-status", "IN_TRANSIT")
+    await row.get_by_role("button", name=f"Mark DHL {tracking} delivered").click()
+    await expect(row).to_have_attribute("data-status", "DELIVERED")
+    await expect(row).to_contain_text("Delivered")
+
+
+async def test_a_customer_sees_only_their_own_orders_and_places_one(
+    page: Page, floor: Floor
+) -> None:
+    manager = await floor.account(Role.MANAGER)
+    customer = await floor.account(Role.CUSTOMER)
+    other = await floor.account(Role.CUSTOMER)
+    sku = unique("SKU")
+    await floor.stocked_bin(manager, capacity=100, quantity=10, sku=sku)
+    theirs = (
+        await floor.ok(
+            CREATE_ORDER,
+            {"i": {"customerName": "Someone else", "items": [{"sku": sku, "quantity": 1}]}},
+            other,
+        )
+    )["createOrder"]["id"]
+    await log_in(page, floor, customer)
+
+    await expect(page.locator("#orders-heading")).to_have_text("My orders")
+    visible_screens = page.locator("#nav li:visible a")
+    await expect(visible_screens).to_have_text(["Orders", "Shipments"])
+    form = page.locator("#order-form")
+    await form.locator("[name=sku]").fill(sku)
+    await form.locator("[name=quantity]").fill("2")
+    await form.get_by_role("button", name="Place order").click()
+    await expect(form.locator(".message")).to_contain_text("Order placed")
+    mine = page.locator(".order", has_text=f"2 × {sku}")
+    await expect(mine).to_have_attribute("data-status", "PENDING")
+    await expect(mine.get_by_role("button", name="Fulfil")).to_have_count(0)  # staff only
+
+    await page.click("text=Refresh")
+    await expect(mine).to_have_count(1)
+    await expect(page.locator(f'[data-order-id="{theirs}"]')).to_have_count(0)
+    await expect(page.locator("main")).not_to_contain_text("Someone else")
+
+
+async def test_logging_out_elsewhere_ends_the_dashboard_session(page: Page, floor: Floor) -> None:
+    picker = await floor.account(Role.PICKER)
+    await log_in(page, floor, picker)
+    token = await page.evaluate("sessionStorage.getItem('warehouse.token')")
+    await floor.server.ok("mutation { logOut }", {}, token)
+    # The server closes the session's subscriptions (4401): the page returns to the login form.
+    await expect(page.locator("#login")).to_be_visible()
+    await expect(page.locator("#login-error")).to_contain_text("session has ended")
+
+
+async def named_account(resources: Resources, username: str, role: Role) -> Account:
+    user = await accounts.create_user(
+        resources.db,
+        resources.passwords,
+        username=username,
+        email=f"{username}@example.com",
+        password=PASSWORD,
+        role=role,
+    )
+    session = await accounts.log_in(
+        resources.db,
+        resources.passwords,
+        username=username,
+        password=PASSWORD,
+        ttl=timedelta(hours=1),
+    )
+    return Account(id=user.id, username=username, token=session.token, role=role)
+
+
+async def showcase_floor(floor: Floor) -> tuple[Account, Account, str]:
+    """A small, realistic floor for the screenshots: (manager, customer, an order to fulfil)."""
+    manager = await named_account(floor.resources, "maria", Role.MANAGER)
+    customer = await named_account(floor.resources, "acme", Role.CUSTOMER)
+    stock = {
+        "A-01-1": ("WID-BLUE", "Blue widget", 120),
+        "A-01-2": ("WID-RED", "Red widget", 170),
+        "A-02-1": ("WID-BLUE", "Blue widget", 186),
+        "A-02-2": ("GIZ-SMALL", "Small gizmo", 8),
+        "A-03-1": ("GIZ-LARGE", "Large gizmo", 60),
+        "B-01-1": ("BOLT-M6", "M6 bolt, box of 100", 195),
+        "B-01-2": ("NUT-M6", "M6 nut, box of 100", 4),
+        "B-02-1": ("GIZ-SMALL", "Small gizmo", 90),
+        "B-02-2": ("WASH-M6", "M6 washer, box of 100", 0),
+        "C-01-1": ("CRATE-L", "Large crate", 12),
+    }
+    for location, (sku, name, quantity) in stock.items():
+        bin_id = (
+            await floor.ok(CREATE_BIN, {"i": {"location": location, "capacity": 200}}, manager)
+        )["createBin"]["id"]
+        item = {"name": name, "sku": sku, "binId": bin_id, "quantity": quantity}
+        await floor.ok(CREATE_ITEM, {"i": item}, manager)
+    await floor.ok(CREATE_BIN, {"i": {"location": "C-02-1", "capacity": 200}}, manager)
+
+    async def order(by: Account, name: str, lines: list[tuple[str, int]]) -> str:
+        items = [{"sku": sku, "quantity": quantity} for sku, quantity in lines]
+        data = await floor.ok(CREATE_ORDER, {"i": {"customerName": name, "items": items}}, by)
+        order_id: str = data["createOrder"]["id"]
+        return order_id
+
+    delivered = await order(customer, "ACME Ltd", [("WID-RED", 20)])
+    shipped = await order(customer, "ACME Ltd", [("BOLT-M6", 15), ("NUT-M6", 2)])
+    for order_id, carrier, tracking in (
+        (delivered, "DHL", "JD0146000001"),
+        (shipped, "UPS", "1Z999AA10123456784"),
+    ):
+        await floor.ok(FULFIL, {"id": order_id}, manager)
+        await floor.ok(
+            CREATE_SHIPMENT,
+            {"i": {"orderId": order_id, "carrier": carrier, "trackingNumber": tracking}},
+            manager,
+        )
+    shipment = await floor.server.ok(
+        "{ shipments(first: 1) { edges { node { id } } } }", {}, manager.token
+    )
+    await floor.ok(DELIVER, {"id": shipment["shipments"]["edges"][0]["node"]["id"]}, manager)
+    to_fulfil = await order(customer, "ACME Ltd", [("WID-BLUE", 250), ("GIZ-SMALL", 5)])
+    await order(manager, "Globex Corp", [("GIZ-LARGE", 10)])
+    await order(manager, "Initech", [("NUT-M6", 10)])  # only 4 in stock: the error screenshot
+    return manager, customer, to_fulfil
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+async def test_every_screen_reads_well_at_desktop_and_phone_width(
+    browser: Browser, settings: Settings, screenshots: Path, tmp_path: Path
+) -> None:
+    out = screenshots
+    server, resources = await serve_floor(settings, f"{settings.mongodb_db}_{unique('showcase')}")
+    floor = Floor(server, resources)
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    try:
+        manager, customer, to_fulfil = await showcase_floor(floor)
+
+        async def shot(name: str) -> None:
+            await page.wait_for_timeout(300)  # let the live subscriptions' first events settle
+            await page.screenshot(path=out / f"{name}.png")
+
+        await page.goto(f"{server.http_url}/")
+        await shot("login")
+        await log_in(page, floor, manager)
+        await bin_tile(page, "A-02-1").click()
+        await expect(page.locator(".bin-detail h2")).to_have_text("Bin A-02-1")
+        await shot("bins")
+        await page.click('#nav a[data-screen="inventory"]')
+        await expect(page.locator("#low-stock-list li")).to_have_count(3)
+        await shot("inventory")
+        await page.click('#nav a[data-screen="orders"]')
+        await page.locator(f'[data-order-id="{to_fulfil}"] button', has_text="Fulfil").click()
+        await expect(page.locator(f'[data-order-id="{to_fulfil}"] .picks li')).to_have_count(3)
+        await (
+            page.locator(".order", has_text="Initech").get_by_role("button", name="Fulfil").click()
+        )
+        await expect(
+            page.locator(".order", has_text="Initech").get_by_role("alert")
+        ).to_be_visible()
+        await shot("orders")
+        await page.locator(f'[data-order-id="{to_fulfil}"] button', has_text="Ship").click()
+        await expect(page.locator("#ship-order")).to_have_value(to_fulfil)
+        await expect(page.locator("#shipments-table tbody tr")).to_have_count(2)
+        await page.fill("#ship-form [name=carrier]", "DHL")
+        await page.fill("#ship-form [name=trackingNumber]", "JD0146000002")
+        await shot("shipments")
+
+        await page.set_viewport_size(PHONE)
+        for screen in ("bins", "orders"):
+            await page.click(f'#nav a[data-screen="{screen}"]')
+            await expect(page.locator("#screen h1")).to_be_visible()
+            await shot(f"phone-{screen}")
+            # Readable on a phone: nothing wider than the screen (tables scroll in their box).
+            assert await page.evaluate(
+                "document.documentElement.scrollWidth <= window.innerWidth"
+            ), screen
+
+        await page.set_viewport_size(DESKTOP)
+        await page.click("#logout")
+        await log_in(page, floor, customer)
+        await expect(page.locator(".order")).to_have_count(3)
+        await shot("customer")
+    except BaseException:
+        await page.screenshot(path=tmp_path / "failure.png", full_page=True)
+        raise
+    finally:
+        await context.close()
+        await server.stop()
+    assert not problems, problems
