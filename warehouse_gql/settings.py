@@ -26,6 +26,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum:
     return value
 
 
+def _number(env: Mapping[str, str], name: str, default: float, maximum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}.") from None
+    if not 0 < value <= maximum:
+        raise SettingsError(f"{name} must be above 0 and at most {maximum:g}, got {raw}.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     mongodb_url: str | None = None
@@ -43,6 +56,10 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    # The floor's walking geometry (see domain/layout.py): the distance between two aisles in
+    # bay lengths, and bays per aisle (None: the largest rack number among the bins).
+    layout_aisle_spacing: float = 3.0
+    layout_bays_per_aisle: int | None = None
     # Cheap argon2 parameters: only the test suite sets this, never the environment.
     fast_password_hashing: bool = field(default=False, repr=False)
 
@@ -61,6 +78,8 @@ class Settings:
             session_ttl_hours=_int(env, "SESSION_TTL_HOURS", 168, 1, 24 * 365 * 10),
             production=production,
             graphiql=graphiql_flag or not production,
+            layout_aisle_spacing=_number(env, "LAYOUT_AISLE_SPACING", 3.0, 1000.0),
+            layout_bays_per_aisle=_int(env, "LAYOUT_BAYS_PER_AISLE", 0, 1, 1_000_000) or None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings

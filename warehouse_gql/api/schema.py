@@ -22,6 +22,8 @@ from strawberry.types.graphql import OperationType
 from warehouse_gql.api.accounts.mutations import AccountsMutation
 from warehouse_gql.api.accounts.queries import AccountsQuery
 from warehouse_gql.api.errors import ErrorCodes, translate
+from warehouse_gql.api.floor.mutations import FloorMutation
+from warehouse_gql.api.floor.queries import FloorQuery
 from warehouse_gql.api.inventory.mutations import InventoryMutation
 from warehouse_gql.api.inventory.queries import InventoryQuery
 from warehouse_gql.api.inventory.subscriptions import InventorySubscription
@@ -30,8 +32,10 @@ from warehouse_gql.api.orders.queries import OrdersQuery
 from warehouse_gql.api.orders.subscriptions import OrdersSubscription
 from warehouse_gql.settings import Settings
 
-Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery))
-Mutation = merge_types("Mutation", (AccountsMutation, InventoryMutation, OrdersMutation))
+Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery))
+Mutation = merge_types(
+    "Mutation", (AccountsMutation, InventoryMutation, OrdersMutation, FloorMutation)
+)
 Subscription = merge_types("Subscription", (InventorySubscription, OrdersSubscription))
 
 

@@ -48,6 +48,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "readShipments": _ALL,
     "deleteOrder": _MANAGER,
     "deleteShipment": _MANAGER,
+    # the floor: pick walks, putaway, slotting, cycle counts
+    "binByLocation": _STAFF,
+    "pickList": _STAFF,
+    "suggestPutaway": _STAFF,
+    "slottingReport": _MANAGER,
+    "countBin": _STAFF,
     # accounts
     "setUserRole": _MANAGER,
     "users": _MANAGER,

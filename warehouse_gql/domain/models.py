@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from warehouse_gql.domain.access import Role
+from warehouse_gql.domain.layout import Slot, parse_location
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
 
 
@@ -28,10 +29,17 @@ class Bin:
     current_load: int
     created_at: datetime
     updated_at: datetime
+    # Incremented by every write of the bin: a cycle count compares it to spot a stale count.
+    version: int = 0
 
     @property
     def free_capacity(self) -> int:
         return self.capacity - self.current_load
+
+    @property
+    def slot(self) -> Slot | None:
+        """Aisle, rack and shelf, when the location has the form AISLE-RACK-SHELF."""
+        return parse_location(self.location)
 
 
 @dataclass(frozen=True, slots=True)

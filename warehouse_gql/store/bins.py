@@ -4,15 +4,18 @@ updates, so a bin can never hold more than its capacity whatever runs concurrent
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain.errors import CapacityExceeded, Conflict, NotFound
 from warehouse_gql.domain.inventory import location_key
+from warehouse_gql.domain.layout import parse_location
 from warehouse_gql.domain.models import Bin
 from warehouse_gql.store.database import Database, Document, page
 
@@ -25,7 +28,17 @@ def to_bin(doc: Document) -> Bin:
         current_load=doc["currentLoad"],
         created_at=doc["createdAt"],
         updated_at=doc["updatedAt"],
+        version=doc.get("version", 0),
     )
+
+
+def slot_fields(location: str) -> Document:
+    """The parsed aisle, rack and shelf stored on a bin (null when the location does not
+    parse), so the floor's layout is read from indexes rather than by parsing every bin."""
+    slot = parse_location(location)
+    if slot is None:
+        return {"aisle": None, "rack": None, "shelf": None}
+    return {"aisle": slot.aisle, "rack": slot.rack, "shelf": slot.shelf}
 
 
 def _location_taken(location: str) -> Conflict:
@@ -37,6 +50,7 @@ async def insert_bin(db: Database, *, location: str, capacity: int) -> Bin:
     doc: Document = {
         "location": location,
         "locationKey": location_key(location),
+        **slot_fields(location),
         "capacity": capacity,
         "currentLoad": 0,
         "freeCapacity": capacity,
@@ -125,6 +139,7 @@ async def update_bin(
     if location is not None:
         changes["location"] = location
         changes["locationKey"] = location_key(location)
+        changes.update(slot_fields(location))
     if capacity is not None:
         if capacity < current.current_load:
             raise CapacityExceeded.below_load(current.location, capacity, current.current_load)
@@ -150,3 +165,49 @@ async def delete_bin(db: Database, session: AsyncClientSession, bin_id: ObjectId
     if await db.items.find_one({"binId": bin_id}, {"_id": 1}, session=session) is not None:
         raise Conflict(f"Bin {current.location} still holds items; move or delete them first.")
     await db.bins.delete_one({"_id": bin_id}, session=session)
+
+
+async def bin_by_location(db: Database, location: str) -> Bin | None:
+    """Exact, case-insensitive lookup through the unique locationKey index (for scanners)."""
+    doc = await db.bins.find_one({"locationKey": location_key(location)})
+    return None if doc is None else to_bin(doc)
+
+
+async def floor_extent(db: Database) -> tuple[list[str], int]:
+    """The aisles in use and the largest rack number, both read from indexes."""
+    aisles = [a for a in await db.bins.distinct("aisle") if isinstance(a, str)]
+    top = await db.bins.find_one({"rack": {"$type": "number"}}, {"rack": 1}, sort=[("rack", -1)])
+    return aisles, 0 if top is None else int(top["rack"])
+
+
+async def bins_with_room(
+    db: Database,
+    *,
+    at_least: int,
+    exclude: Sequence[ObjectId] = (),
+    largest_first: bool = False,
+    below: int | None = None,
+    limit: int = 0,
+) -> AsyncIterator[Bin]:
+    """Bins with at least `at_least` free units (and fewer than `below`), tightest first or
+    roomiest first, ties in location order: a range scan of the freeCapacity index."""
+    room: Document = {"$gte": at_least}
+    if below is not None:
+        room["$lt"] = below
+    direction = DESCENDING if largest_first else ASCENDING
+    cursor = db.bins.find(
+        {"freeCapacity": room, "_id": {"$nin": list(exclude)}},
+        sort=[("freeCapacity", direction), ("locationKey", ASCENDING)],
+        limit=limit,
+    )
+    async for doc in cursor:
+        yield to_bin(doc)
+
+
+async def backfill_slots(db: Database) -> None:
+    """Bins written before the layout fields existed get them; a no-op once done."""
+    async for doc in db.bins.find({"rack": {"$exists": False}}, {"location": 1}):
+        await db.bins.update_one(
+            {"_id": doc["_id"], "rack": {"$exists": False}},
+            {"$set": slot_fields(doc["location"]), "$inc": {"version": 1}},
+        )

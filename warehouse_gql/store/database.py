@@ -32,6 +32,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "bins": [
         IndexModel([("locationKey", ASCENDING)], unique=True, name="location_unique"),
+        # Putaway: bins with room, tightest fit first, ties in location order.
+        IndexModel(
+            [("freeCapacity", ASCENDING), ("locationKey", ASCENDING)], name="bins_by_free_capacity"
+        ),
+        # The layout: distinct aisles and the largest rack (see store/layout.py).
+        IndexModel([("aisle", ASCENDING)], name="bins_by_aisle", sparse=True),
+        IndexModel([("rack", ASCENDING)], name="bins_by_rack", sparse=True),
     ],
     "items": [
         IndexModel([("sku", ASCENDING), ("binId", ASCENDING)], unique=True, name="sku_bin_unique"),
@@ -42,6 +49,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("sku", ASCENDING), ("_id", ASCENDING)], name="movements_by_sku"),
         IndexModel([("itemId", ASCENDING), ("_id", ASCENDING)], name="movements_by_item"),
         IndexModel([("orderId", ASCENDING)], name="movements_by_order", sparse=True),
+        # The slotting report: fulfilment picks in a time window.
+        IndexModel([("reason", ASCENDING), ("createdAt", ASCENDING)], name="movements_by_reason"),
     ],
     "orders": [
         IndexModel([("createdBy", ASCENDING), ("_id", ASCENDING)], name="orders_by_owner"),
@@ -90,9 +99,14 @@ class Database:
         self.fault_injector: Callable[[str], Awaitable[None]] | None = None
 
     async def ensure_indexes(self) -> None:
-        """Create every index; idempotent, so every process runs it at start-up."""
+        """Create every index and bring older documents up to date; idempotent, so every
+        process runs it at start-up."""
+        # Imported here: the bins module builds on this one.
+        from warehouse_gql.store.bins import backfill_slots
+
         for name, models in INDEXES.items():
             await self.db[name].create_indexes(models)
+        await backfill_slots(self)
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")

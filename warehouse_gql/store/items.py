@@ -245,3 +245,31 @@ async def low_stock(db: Database, *, threshold: int, sku: str | None) -> list[It
         query["sku"] = sku
     docs = await db.items.find(query).sort("_id", ASCENDING).to_list()
     return [to_item(d) for d in docs]
+
+
+async def items_in_bin(db: Database, bin_id: ObjectId, session: Session = None) -> list[Item]:
+    docs = await db.items.find({"binId": bin_id}, session=session).sort("_id", ASCENDING).to_list()
+    return [to_item(d) for d in docs]
+
+
+async def names_of_skus(
+    db: Database, skus: Sequence[str], session: Session = None
+) -> dict[str, str]:
+    """A name each sku already goes by, for stock of it found where it was not recorded."""
+    docs = await db.items.find(
+        {"sku": {"$in": list(skus)}}, {"sku": 1, "name": 1}, session=session
+    ).to_list()
+    return {d["sku"]: d["name"] for d in docs}
+
+
+async def pick_velocity(db: Database, *, since: datetime) -> list[tuple[str, int, int]]:
+    """(sku, pick lines, units) of fulfilment picks since a time, most-picked first: grouped by
+    the database over the (reason, createdAt) index, never by reading every movement here."""
+    pipeline: list[Document] = [
+        {"$match": {"reason": "fulfil", "createdAt": {"$gte": since}}},
+        {"$group": {"_id": "$sku", "pickLines": {"$sum": 1}, "taken": {"$sum": "$delta"}}},
+        {"$sort": {"pickLines": -1, "taken": 1, "_id": 1}},
+    ]
+    cursor = await db.movements.aggregate(pipeline)
+    # Fulfilment deltas are negative: units picked is minus their sum.
+    return [(d["_id"], d["pickLines"], -d["taken"]) async for d in cursor]

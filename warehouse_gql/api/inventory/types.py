@@ -8,6 +8,7 @@ import strawberry
 
 from warehouse_gql.api.context import Info
 from warehouse_gql.domain import models
+from warehouse_gql.domain.layout import parse_location
 
 
 @strawberry.type(
@@ -21,6 +22,18 @@ class Bin:
         description="Units in the bin now: always the sum of its items' quantities."
     )
     free_capacity: int = strawberry.field(description="capacity − currentLoad.")
+    aisle: str | None = strawberry.field(
+        description="The aisle of an AISLE-RACK-SHELF location (upper case); null when it does not parse."
+    )
+    rack: int | None = strawberry.field(
+        description="The rack (bay along the aisle) of an AISLE-RACK-SHELF location."
+    )
+    shelf: int | None = strawberry.field(
+        description="The shelf (level) of an AISLE-RACK-SHELF location."
+    )
+    version: int = strawberry.field(
+        description="Incremented by every write of the bin; countBin's expectedVersion compares it."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -30,12 +43,17 @@ class Bin:
 
     @classmethod
     def from_model(cls, bin: models.Bin) -> Bin:
+        slot = bin.slot
         return cls(
             id=strawberry.ID(bin.id),
             location=bin.location,
             capacity=bin.capacity,
             current_load=bin.current_load,
             free_capacity=bin.free_capacity,
+            aisle=None if slot is None else slot.aisle,
+            rack=None if slot is None else slot.rack,
+            shelf=None if slot is None else slot.shelf,
+            version=bin.version,
             created_at=bin.created_at,
             updated_at=bin.updated_at,
         )
@@ -43,12 +61,17 @@ class Bin:
     @classmethod
     def gone(cls, bin_id: str, location: str, at: datetime) -> Bin:
         """A bin deleted since the record that names it: kept readable as an empty bin."""
+        slot = parse_location(location)
         return cls(
             id=strawberry.ID(bin_id),
             location=location,
             capacity=0,
             current_load=0,
             free_capacity=0,
+            aisle=None if slot is None else slot.aisle,
+            rack=None if slot is None else slot.rack,
+            shelf=None if slot is None else slot.shelf,
+            version=0,
             created_at=at,
             updated_at=at,
         )
