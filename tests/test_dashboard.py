@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 
 from tests.conftest import Account, make_account, unique
@@ -510,3 +511,39 @@ async def test_every_screen_reads_well_at_desktop_and_phone_width(
         await context.close()
         await server.stop()
     assert not problems, problems
+
+
+async def test_the_dashboard_reconnects_after_a_server_restart_and_rereads_what_it_missed(
+    page: Page, floor: Floor, settings: Settings
+) -> None:
+    manager = await floor.account(Role.MANAGER)
+    sku = unique("SKU")
+    _, _, item_id = await floor.stocked_bin(manager, capacity=100, quantity=40, sku=sku)
+    same_floor = dataclasses.replace(settings, mongodb_db=f"{settings.mongodb_db}_dashboard")
+    first = LiveServer(create_app(same_floor))
+    await first.start()
+    await page.goto(f"{first.http_url}/")
+    await page.fill("#login-form [name=username]", manager.username)
+    await page.fill("#login-form [name=password]", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await page.click('#nav a[data-screen="inventory"]')
+    await page.fill("#inventory-search", sku)
+    quantity = page.locator(f'#inventory-table tr[data-sku="{sku}"] .quantity')
+    await expect(quantity).to_have_text("40")
+    await expect(page.locator("#connection")).to_have_text("Live")
+
+    await first.stop()
+    await expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    await floor.ok(ADJUST, {"id": item_id, "d": -37}, manager)  # while this page is offline
+    # A new process, as after a deploy: same address, nothing shared with the first.
+    second = LiveServer(create_app(same_floor))
+    second.port = first.port
+    second.server = uvicorn.Server(
+        uvicorn.Config(second.app, host="127.0.0.1", port=first.port, log_level="warning")
+    )
+    await second.start()
+    try:
+        await expect(page.locator("#connection")).to_have_text("Live", timeout=15_000)
+        await expect(quantity).to_have_text("3")  # re-read after the reconnect
+    finally:
+        await second.stop()
