@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.layout import Layout
 from warehouse_gql.domain.routing import Strategy, plan_walk
 from warehouse_gql.settings import Settings
+from warehouse_gql.store import bins
 
 FLOOR_BIN = "id location aisle rack shelf version capacity currentLoad freeCapacity"
 BIN_BY_LOCATION = f"query($l: String!) {{ binByLocation(location: $l) {{ {FLOOR_BIN} }} }}"
@@ -87,9 +89,11 @@ class Floor:
         return fulfilled
 
 
-@pytest.fixture
-async def floor(settings: Settings) -> AsyncIterator[Floor]:
-    own = dataclasses.replace(settings, mongodb_db=f"wgql_floor_{uuid.uuid4().hex[:8]}")
+@asynccontextmanager
+async def open_floor(settings: Settings, **overrides: Any) -> AsyncIterator[Floor]:
+    own = dataclasses.replace(
+        settings, mongodb_db=f"wgql_floor_{uuid.uuid4().hex[:8]}", **overrides
+    )
     app = create_app(own)
     async with (
         LifespanManager(app),
@@ -109,6 +113,12 @@ async def floor(settings: Settings) -> AsyncIterator[Floor]:
             accounts[Role.CUSTOMER],
         )
         await resources.db.client.drop_database(own.mongodb_db)
+
+
+@pytest.fixture
+async def floor(settings: Settings) -> AsyncIterator[Floor]:
+    async with open_floor(settings) as opened:
+        yield opened
 
 
 # binByLocation and the layout fields
@@ -324,6 +334,25 @@ async def test_a_bin_whose_location_does_not_parse_is_visited_last(floor: Floor)
     assert walk["distance"] == 16
 
 
+async def test_the_layout_settings_set_aisle_spacing_and_bays_per_aisle(
+    settings: Settings,
+) -> None:
+    async def distance(**layout: Any) -> float:
+        async with open_floor(settings, **layout) as floor:
+            for location, sku in [("A-03-1", "S1"), ("B-04-1", "S2")]:
+                await floor.stock(await floor.bin(location), sku, 5)
+            order_id = await floor.order([("S1", 1), ("S2", 1)])
+            data = await floor.gql.ok(PICK_LIST, {"o": [order_id]}, floor.picker.token)
+            found: float = data["pickList"]["distance"]
+            return found
+
+    # Depot → A-03 → B-04 → depot: round the back with 4 bays per aisle (the largest rack),
+    # round the front with 40; aisles 3 (the default) or 1 apart.
+    assert await distance() == 3 + (2 + 3 + 1) + (4 + 3)
+    assert await distance(layout_bays_per_aisle=40) == 3 + (3 + 3 + 4) + (4 + 3)
+    assert await distance(layout_aisle_spacing=1.0) == 3 + (2 + 1 + 1) + (4 + 1)
+
+
 async def test_a_pick_list_names_what_it_cannot_walk(floor: Floor) -> None:
     b = await floor.bin("A-01-1")
     await floor.stock(b, "WID", 5)
@@ -383,6 +412,40 @@ async def test_putaway_of_a_new_sku_picks_the_tightest_whole_fit_in_location_ord
             {"quantity": 15, "bin": {"id": second, "location": "A-02-1", "freeCapacity": 15}}
         ],
     }
+
+
+async def test_putaway_reads_bins_through_the_free_capacity_index(floor: Floor) -> None:
+    for n in range(5):
+        await floor.bin(f"A-0{n + 1}-1", capacity=10 * n)
+    cursor = bins.room_cursor(floor.resources.db, at_least=15, exclude=[ObjectId()], limit=1)
+    plan = await cursor.explain()
+    assert "bins_by_free_capacity" in str(plan["queryPlanner"]["winningPlan"])
+    assert "COLLSCAN" not in str(plan["queryPlanner"]["winningPlan"])
+
+
+async def test_bins_written_before_the_layout_fields_get_them_at_start_up(floor: Floor) -> None:
+    db = floor.resources.db
+    now = datetime.now(UTC)
+    old = {"capacity": 5, "currentLoad": 0, "freeCapacity": 5, "createdAt": now, "updatedAt": now}
+    await db.bins.insert_many(
+        [
+            {**old, "location": "F-12-3", "locationKey": "F-12-3", "version": 2},
+            {**old, "location": "Yard", "locationKey": "YARD", "version": 0},
+        ]
+    )
+    await db.ensure_indexes()
+    found = {
+        d["location"]: d async for d in db.bins.find({"location": {"$in": ["F-12-3", "Yard"]}})
+    }
+    assert [found["F-12-3"][k] for k in ("aisle", "rack", "shelf", "version")] == ["F", 12, 3, 3]
+    assert [found["Yard"][k] for k in ("aisle", "rack", "shelf", "version")] == [
+        None,
+        None,
+        None,
+        1,
+    ]
+    await db.ensure_indexes()
+    assert (await db.bins.find_one({"location": "F-12-3"}) or {})["version"] == 3
 
 
 # Slotting

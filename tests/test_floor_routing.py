@@ -29,6 +29,7 @@ from warehouse_gql.domain.routing import (
     s_shape,
     tour_length,
 )
+from warehouse_gql.settings import Settings, SettingsError
 
 # The layout of the benchmark: 10 aisles of 20 bays, aisles 3 bay lengths apart.
 TEN_BY_TWENTY = Layout(tuple("ABCDEFGHIJ"), bays_per_aisle=20, spacing=3.0)
@@ -292,3 +293,15 @@ def test_a_count_refuses_repeated_skus_a_stale_version_and_an_overfull_bin() -> 
     counting.check_version("A-01-1", 4, None)
     with pytest.raises(CapacityExceeded):
         counting.check_count_fits("A-01-1", 10, 8, 3)
+
+
+def test_the_layout_settings_are_read_from_the_environment() -> None:
+    default = Settings.from_env({})
+    assert (default.layout_aisle_spacing, default.layout_bays_per_aisle) == (3.0, None)
+    given = Settings.from_env({"LAYOUT_AISLE_SPACING": "2.5", "LAYOUT_BAYS_PER_AISLE": "30"})
+    assert (given.layout_aisle_spacing, given.layout_bays_per_aisle) == (2.5, 30)
+    for bad in ({"LAYOUT_AISLE_SPACING": "0"}, {"LAYOUT_AISLE_SPACING": "wide"}):
+        with pytest.raises(SettingsError, match="LAYOUT_AISLE_SPACING"):
+            Settings.from_env(bad)
+    with pytest.raises(SettingsError, match="LAYOUT_BAYS_PER_AISLE"):
+        Settings.from_env({"LAYOUT_BAYS_PER_AISLE": "0"})

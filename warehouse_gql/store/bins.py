@@ -11,13 +11,14 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain.errors import CapacityExceeded, Conflict, NotFound
 from warehouse_gql.domain.inventory import location_key
 from warehouse_gql.domain.layout import parse_location
 from warehouse_gql.domain.models import Bin
-from warehouse_gql.store.database import Database, Document, page
+from warehouse_gql.store.database import FREE_CAPACITY_INDEX, Database, Document, page
 
 
 def to_bin(doc: Document) -> Bin:
@@ -180,6 +181,30 @@ async def floor_extent(db: Database) -> tuple[list[str], int]:
     return aisles, 0 if top is None else int(top["rack"])
 
 
+def room_cursor(
+    db: Database,
+    *,
+    at_least: int,
+    exclude: Sequence[ObjectId] = (),
+    largest_first: bool = False,
+    below: int | None = None,
+    limit: int = 0,
+) -> AsyncCursor[Document]:
+    """Bins with at least `at_least` free units (and fewer than `below`), tightest first or
+    roomiest first, ties in location order: a range scan of the freeCapacity index."""
+    room: Document = {"$gte": at_least}
+    if below is not None:
+        room["$lt"] = below
+    direction = DESCENDING if largest_first else ASCENDING
+    query: Document = {"freeCapacity": room}
+    if exclude:
+        query["_id"] = {"$nin": list(exclude)}
+    # The hint keeps planners that would rather scan the collection (the $nin) on the index.
+    return db.bins.find(
+        query, sort=[("freeCapacity", direction), ("locationKey", ASCENDING)], limit=limit
+    ).hint(FREE_CAPACITY_INDEX)
+
+
 async def bins_with_room(
     db: Database,
     *,
@@ -189,15 +214,12 @@ async def bins_with_room(
     below: int | None = None,
     limit: int = 0,
 ) -> AsyncIterator[Bin]:
-    """Bins with at least `at_least` free units (and fewer than `below`), tightest first or
-    roomiest first, ties in location order: a range scan of the freeCapacity index."""
-    room: Document = {"$gte": at_least}
-    if below is not None:
-        room["$lt"] = below
-    direction = DESCENDING if largest_first else ASCENDING
-    cursor = db.bins.find(
-        {"freeCapacity": room, "_id": {"$nin": list(exclude)}},
-        sort=[("freeCapacity", direction), ("locationKey", ASCENDING)],
+    cursor = room_cursor(
+        db,
+        at_least=at_least,
+        exclude=exclude,
+        largest_first=largest_first,
+        below=below,
         limit=limit,
     )
     async for doc in cursor:

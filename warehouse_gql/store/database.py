@@ -20,6 +20,8 @@ T = TypeVar("T")
 Document = dict[str, Any]
 Collection = AsyncCollection[Document]
 
+FREE_CAPACITY_INDEX = "bins_by_free_capacity"
+
 INDEXES: dict[str, list[IndexModel]] = {
     "users": [
         IndexModel([("usernameKey", ASCENDING)], unique=True, name="username_unique"),
@@ -34,7 +36,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("locationKey", ASCENDING)], unique=True, name="location_unique"),
         # Putaway: bins with room, tightest fit first, ties in location order.
         IndexModel(
-            [("freeCapacity", ASCENDING), ("locationKey", ASCENDING)], name="bins_by_free_capacity"
+            [("freeCapacity", ASCENDING), ("locationKey", ASCENDING)], name=FREE_CAPACITY_INDEX
         ),
         # The layout: distinct aisles and the largest rack (see store/layout.py).
         IndexModel([("aisle", ASCENDING)], name="bins_by_aisle", sparse=True),
