@@ -222,6 +222,13 @@ def test_bins_whose_location_does_not_parse_go_last_in_location_order() -> None:
     assert walk.distance == tour_length([Position(1, 3), Position(0, 9)], TEN_BY_TWENTY)
 
 
+def test_a_walk_of_only_unplaceable_bins_has_no_distance() -> None:
+    for strategy in Strategy:
+        walk = plan_walk(["dock", "B-x-1"], strategy, TEN_BY_TWENTY)
+        assert (walk.order, walk.distance, walk.baseline_distance) == ((1, 0), 0, 0)
+    assert plan_walk([], Strategy.BEST, TEN_BY_TWENTY).order == ()
+
+
 def test_a_batch_of_pending_orders_never_plans_the_same_unit_twice() -> None:
     stock = [
         StockSource(sku="S", item_id="i1", bin_id="b1", quantity=5),

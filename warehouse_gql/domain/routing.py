@@ -79,6 +79,8 @@ def largest_gap(points: Sequence[Position], layout: Layout) -> list[Position]:
     """Traverse the first and last aisle with picks; enter every aisle between them from the
     back (on the way out) and from the front (on the way home), never crossing its largest gap."""
     aisles = list(_by_aisle(points).items())
+    if not aisles:
+        return []
     if len(aisles) == 1:
         aisle, bays = aisles[0]
         return [Position(aisle, b) for b in bays]
