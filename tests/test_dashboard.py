@@ -9,8 +9,10 @@ A failing test leaves `failure.png` and `console.txt` in its pytest temp dir. Se
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
 import shutil
+import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +37,7 @@ try:
 except ImportError:  # only reachable without the `test` extra; the browser fixture says so
     async_playwright = None  # type: ignore[assignment]
 
+ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"  # what make_account gives every account
 # Without the background-networking flags Chromium keeps dialling Google, which a closed network refuses.
 CHROMIUM_ARGS = [
@@ -204,6 +207,16 @@ async def test_the_dashboard_is_served_at_the_root_and_graphql_stays_at_graphql(
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+def test_every_dashboard_file_is_package_data_so_a_wheel_ships_it() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["warehouse_gql"]
+    web = ROOT / "warehouse_gql" / "web"
+    files = [path.relative_to(web.parent) for path in web.iterdir()]
+    assert files
+    unshipped = [str(f) for f in files if not any(fnmatch.fnmatch(str(f), g) for g in globs)]
+    assert not unshipped, f"add these to [tool.setuptools.package-data]: {unshipped}"
+
+
 async def test_a_manager_logs_in_sees_a_bins_load_bar_and_opens_it_with_the_keyboard(
     page: Page, floor: Floor
 ) -> None:
@@ -233,6 +246,39 @@ async def test_a_manager_logs_in_sees_a_bins_load_bar_and_opens_it_with_the_keyb
     await expect(page.locator("#session")).to_be_hidden()  # no logout button or indicator
     await expect(page.locator("#nav")).to_be_hidden()
     assert await page.evaluate("sessionStorage.getItem('warehouse.token')") is None
+
+
+async def test_a_manager_adds_a_bin_and_receives_stock_into_it_from_the_ui(
+    page: Page, floor: Floor
+) -> None:
+    manager = await floor.account(Role.MANAGER)
+    location, sku = unique("N"), unique("SKU")
+    await log_in(page, floor, manager)
+
+    await page.get_by_text("Add a bin").click()
+    await page.fill("form[aria-label='New bin'] [name=location]", location)
+    await page.fill("form[aria-label='New bin'] [name=capacity]", "50")
+    await page.get_by_role("button", name="Add bin").click()
+    await bin_tile(page, location).click()
+
+    detail = page.locator(".bin-detail")
+    new_item = detail.locator("form", has_text="New item in this bin")
+    await new_item.locator("[name=sku]").fill(sku)
+    await new_item.locator("[name=name]").fill("Green widget")
+    await new_item.locator("[name=quantity]").fill("10")
+    await new_item.get_by_role("button", name="Add item").click()
+    await expect(detail.locator(f'tr[data-item-id] >> text="{sku}"')).to_be_visible()
+
+    adjust = detail.locator("form", has_text="Receive or write off")
+    await adjust.locator("[name=delta]").fill("5")
+    await adjust.get_by_role("button", name="Apply").click()
+    await expect(bin_tile(page, location)).to_contain_text("15 / 50")
+
+    adjust = detail.locator("form", has_text="Receive or write off")
+    await adjust.locator("[name=delta]").fill("100")
+    await adjust.get_by_role("button", name="Apply").click()
+    await expect(adjust.get_by_role("alert")).to_contain_text(location)  # no room: says where
+    await expect(detail).to_contain_text("15 of 50 units, 35 free.")
 
 
 async def test_stock_changed_through_the_api_updates_the_dashboard_without_a_reload(

@@ -136,23 +136,33 @@ export function mount(root, { api, live, user }) {
     if (window.matchMedia("(max-width: 760px)").matches) detail.scrollIntoView({ block: "start" });
   }
 
+  // The detail's forms are built once per selected bin and kept while live changes refresh the
+  // numbers around them, so what someone is typing is never thrown away.
+  let view = null;
+
   async function renderDetail() {
     if (!selected) return;
     let bin;
     try {
       bin = (await api(BIN, { id: selected })).bin;
     } catch (error) {
+      view = null;
       replace(detail, h("h2", { id: "bin-detail-heading" }, "Bin"), h("p", { class: "message error", role: "alert" }, error.message));
       return;
     }
     if (!bin) {
+      view = null;
       replace(detail, h("h2", { id: "bin-detail-heading" }, "Bin"), h("p", {}, "This bin no longer exists."));
       return;
     }
+    if (bin.id !== selected) return;  // another bin was chosen while this one loaded
     bins.set(bin.id, { id: bin.id, location: bin.location, capacity: bin.capacity, currentLoad: bin.currentLoad });
     const items = [...bin.items].sort((a, b) => natural(a.sku, b.sku));
-    replace(detail,
-      h("h2", { id: "bin-detail-heading" }, `Bin ${bin.location}`),
+    if (!view || view.binId !== bin.id) {
+      view = { binId: bin.id, summary: h("div", {}), adjust: adjustForm(bin), receive: receiveForm(bin) };
+      replace(detail, h("h2", { id: "bin-detail-heading" }, `Bin ${bin.location}`), view.summary, view.adjust.form, view.receive);
+    }
+    replace(view.summary,
       loadBar(bin.currentLoad, bin.capacity),
       h("p", {}, `${bin.currentLoad} of ${bin.capacity} units, ${bin.freeCapacity} free.`),
       items.length
@@ -161,25 +171,29 @@ export function mount(root, { api, live, user }) {
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "SKU"), h("th", { scope: "col" }, "Name"), h("th", { scope: "col", class: "num" }, "Quantity"))),
           h("tbody", {}, items.map((item) =>
             h("tr", { dataset: { itemId: item.id } }, h("td", {}, item.sku), h("td", {}, item.name), h("td", { class: "num" }, String(item.quantity))))))
-        : h("p", {}, "This bin is empty."),
-      items.length ? adjustForm(bin, items) : null,
-      receiveForm(bin));
+        : h("p", {}, "This bin is empty."));
+    const chosen = view.adjust.select.value;
+    replace(view.adjust.select, items.map((item) =>
+      h("option", { value: item.id, selected: item.id === chosen }, `${item.sku} (${item.quantity})`)));
+    view.adjust.form.hidden = !items.length;
   }
 
-  function adjustForm(bin, items) {
+  function adjustForm(bin) {
     const message = h("p", { class: "message", role: "status" });
+    const select = h("select", { name: "item" });
     const form = h("form", { class: "stack", "aria-label": `Change stock in bin ${bin.location}` },
       h("h3", {}, "Receive or write off"),
-      h("label", {}, "Item ", h("select", { name: "item" }, items.map((item) => h("option", { value: item.id }, `${item.sku} (${item.quantity})`)))),
+      h("label", {}, "Item ", select),
       h("label", {}, "Change (+ received, − taken out) ", h("input", { name: "delta", type: "number", step: 1, required: true, placeholder: "e.g. 20 or -5" })),
       h("label", {}, "Reason ", h("input", { name: "reason", required: true, maxlength: 200, value: "received" })),
       h("button", { type: "submit" }, "Apply"),
       message);
     form.addEventListener("submit", (event) => submit(event, form, message, async () => {
-      await api(ADJUST, { id: form.elements.item.value, d: Number(form.elements.delta.value), r: form.elements.reason.value });
+      await api(ADJUST, { id: select.value, d: Number(form.elements.delta.value), r: form.elements.reason.value });
+      form.elements.delta.value = "";
       return "Stock changed.";
     }));
-    return form;
+    return { form, select };
   }
 
   function receiveForm(bin) {
@@ -192,10 +206,12 @@ export function mount(root, { api, live, user }) {
       h("button", { type: "submit" }, "Add item"),
       message);
     form.addEventListener("submit", (event) => submit(event, form, message, async () => {
+      const sku = form.elements.sku.value;
       await api(CREATE_ITEM, {
-        i: { sku: form.elements.sku.value, name: form.elements.name.value, quantity: Number(form.elements.quantity.value), binId: bin.id },
+        i: { sku, name: form.elements.name.value, quantity: Number(form.elements.quantity.value), binId: bin.id },
       });
-      return `Item ${form.elements.sku.value} added.`;
+      form.reset();
+      return `Item ${sku} added.`;
     }));
     return form;
   }
@@ -206,12 +222,12 @@ export function mount(root, { api, live, user }) {
     button.disabled = true;
     try {
       const text = await action();
+      showMessage(message, "ok", text);
       await renderDetail();
       renderFloor();
-      const again = detail.querySelector(`form[aria-label="${form.getAttribute("aria-label")}"] .message`);
-      if (again) showMessage(again, "ok", text);
     } catch (error) {
       showMessage(message, "error", error.message);
+    } finally {
       button.disabled = false;
     }
   }
