@@ -38,6 +38,9 @@ export async function request(query, variables = {}, token = null) {
 
 // Close codes after which reconnecting cannot help: the session is gone or was refused.
 const SESSION_ENDED = new Set([4401, 4403]);
+// The server does not ping on graphql-transport-ws: the client does, and a connection that
+// leaves a ping (or connection_init) unanswered for this long is dropped and replaced.
+const HEARTBEAT_MS = 15000;
 
 /**
  * One graphql-transport-ws connection carrying every subscription of the page.
@@ -72,6 +75,7 @@ export class LiveClient {
     this.ws = ws;
     ws.onopen = () => {
       sendJson(ws, { type: "connection_init", payload: { authorization: `Bearer ${this.token}` } });
+      this.watch(ws);
     };
     ws.onmessage = (event) => this.receive(ws, JSON.parse(event.data));
     ws.onclose = (event) => {
@@ -85,6 +89,32 @@ export class LiveClient {
       }
       this.scheduleReconnect();
     };
+  }
+
+  /** Ping every HEARTBEAT_MS; a silent connection (no ack, no pong) is abandoned. */
+  watch(ws) {
+    clearInterval(this.heartbeat);
+    this.answered = true;
+    this.heartbeat = setInterval(() => {
+      if (ws !== this.ws) {
+        clearInterval(this.heartbeat);
+        return;
+      }
+      if (!this.answered || !this.acknowledged) {
+        this.abandon(ws);
+        return;
+      }
+      this.answered = false;
+      sendJson(ws, { type: "ping" });
+    }, HEARTBEAT_MS);
+  }
+
+  abandon(ws) {
+    clearInterval(this.heartbeat);
+    ws.onclose = null;
+    this.ws = null;
+    ws.close();
+    this.scheduleReconnect();
   }
 
   scheduleReconnect() {
@@ -112,6 +142,9 @@ export class LiveClient {
       }
       case "ping":
         sendJson(ws, { type: "pong" });
+        break;
+      case "pong":
+        this.answered = true;
         break;
       case "next": {
         const sub = this.subscriptions.get(message.id);
@@ -160,6 +193,7 @@ export class LiveClient {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
     this.subscriptions.clear();
     if (this.ws) {
       const ws = this.ws;

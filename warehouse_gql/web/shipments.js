@@ -86,7 +86,7 @@ export function mount(root, { api, live, user, params }) {
     const message = h("p", { class: "message", role: "status" });
     const orderSelect = h("select", { name: "orderId", required: true, id: "ship-order" });
     const form = h("form", { class: "stack", id: "ship-form", "aria-label": "Ship a fulfilled order" },
-      h("label", { for: "ship-order" }, "Fulfilled order "), orderSelect,
+      h("label", {}, "Fulfilled order ", orderSelect),
       h("label", {}, "Carrier ", h("input", { name: "carrier", required: true, maxlength: 64, placeholder: "DHL" })),
       h("label", {}, "Tracking number ", h("input", { name: "trackingNumber", required: true, maxlength: 64, placeholder: "JD0146000001" })),
       h("button", { type: "submit", class: "primary" }, "Create shipment"),
