@@ -26,6 +26,11 @@ class Resources:
     events: EventBus
     passwords: Passwords
     settings: Settings
+    session_cache: accounts.SessionCache = field(default_factory=accounts.SessionCache)
+
+    def __post_init__(self) -> None:
+        # logOut and role changes reach every process through the bus: forget them here too.
+        self.events.session_listeners.append(self.session_cache.forget)
 
 
 def bearer_token(value: object) -> str | None:
@@ -81,7 +86,11 @@ class Context:
             self._user = asyncio.get_running_loop().create_future()
             token = self.session_token()
             try:
-                found = None if token is None else await accounts.authenticate(self.db, token)
+                found = (
+                    None
+                    if token is None
+                    else await accounts.authenticate(self.db, token, self.resources.session_cache)
+                )
             except BaseException as exc:
                 self._user.set_exception(exc)
                 self._user = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from functools import cached_property
 
 from bson import ObjectId
 from strawberry.dataloader import DataLoader
@@ -17,21 +17,26 @@ def _oids(keys: Sequence[str]) -> list[ObjectId]:
     return [ObjectId(k) for k in keys]
 
 
-@dataclass
 class Loaders:
-    db: Database
-    bins_by_id: DataLoader[str, Bin | None] = field(init=False)
-    items_by_bin: DataLoader[str, list[Item]] = field(init=False)
-    users_by_id: DataLoader[str, User | None] = field(init=False)
-    orders_by_id: DataLoader[str, Order | None] = field(init=False)
-    shipments_by_order: DataLoader[str, list[Shipment]] = field(init=False)
+    """Made per request (and per subscription event); each loader only when first used, since
+    most operations need one or two of them."""
 
-    def __post_init__(self) -> None:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @cached_property
+    def bins_by_id(self) -> DataLoader[str, Bin | None]:
         db = self.db
 
         async def load_bins(keys: list[str]) -> list[Bin | None]:
             found = await bins.bins_by_ids(db, _oids(keys))
             return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=load_bins)
+
+    @cached_property
+    def items_by_bin(self) -> DataLoader[str, list[Item]]:
+        db = self.db
 
         async def load_bin_items(keys: list[str]) -> list[list[Item]]:
             grouped: dict[str, list[Item]] = {k: [] for k in keys}
@@ -39,20 +44,34 @@ class Loaders:
                 grouped[item.bin_id].append(item)
             return [grouped[k] for k in keys]
 
+        return DataLoader(load_fn=load_bin_items)
+
+    @cached_property
+    def users_by_id(self) -> DataLoader[str, User | None]:
+        db = self.db
+
         async def load_users(keys: list[str]) -> list[User | None]:
             found = await users.users_by_ids(db, _oids(keys))
             return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=load_users)
+
+    @cached_property
+    def orders_by_id(self) -> DataLoader[str, Order | None]:
+        db = self.db
 
         async def load_orders(keys: list[str]) -> list[Order | None]:
             found = await orders.orders_by_ids(db, _oids(keys))
             return [found.get(k) for k in keys]
 
+        return DataLoader(load_fn=load_orders)
+
+    @cached_property
+    def shipments_by_order(self) -> DataLoader[str, list[Shipment]]:
+        db = self.db
+
         async def load_order_shipments(keys: list[str]) -> list[list[Shipment]]:
             grouped = await orders.shipments_of_orders(db, _oids(keys))
             return [grouped.get(k, []) for k in keys]
 
-        self.bins_by_id = DataLoader(load_fn=load_bins)
-        self.items_by_bin = DataLoader(load_fn=load_bin_items)
-        self.users_by_id = DataLoader(load_fn=load_users)
-        self.orders_by_id = DataLoader(load_fn=load_orders)
-        self.shipments_by_order = DataLoader(load_fn=load_order_shipments)
+        return DataLoader(load_fn=load_order_shipments)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
@@ -20,6 +20,7 @@ from warehouse_gql.live.events import (
     SESSIONS_CHANNEL,
     SHIPMENTS_CHANNEL,
     Event,
+    RoleChanged,
     SessionRevoked,
     decode,
     encode,
@@ -35,6 +36,8 @@ class EventBus:
     def __init__(self, broadcast: Broadcast) -> None:
         self.broadcast = broadcast
         self.sessions = SessionWatch()
+        # Called with every SessionRevoked and RoleChanged, on every process (session caches).
+        self.session_listeners: list[Callable[[SessionRevoked | RoleChanged], None]] = []
         self._local: dict[str, set[asyncio.Queue[Event]]] = {c: set() for c in CHANNELS}
         self._pumps: list[asyncio.Task[None]] = []
 
@@ -67,6 +70,9 @@ class EventBus:
                 except Exception:
                     log.exception("dropped an undecodable event on %s", channel)
                     continue
+                if isinstance(event, SessionRevoked | RoleChanged):
+                    for listener in self.session_listeners:
+                        listener(event)
                 if isinstance(event, SessionRevoked):
                     await self.sessions.revoke(event.token_hash)
                 for queue in list(self._local[channel]):

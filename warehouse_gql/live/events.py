@@ -48,7 +48,14 @@ class SessionRevoked:
     token_hash: str
 
 
-Event = ItemChanged | ShipmentChanged | SessionRevoked
+@dataclass(frozen=True, slots=True)
+class RoleChanged:
+    """A user's role changed: every process drops what it remembers of their sessions."""
+
+    user_id: str
+
+
+Event = ItemChanged | ShipmentChanged | SessionRevoked | RoleChanged
 
 
 def _ts(value: datetime) -> str:
@@ -92,6 +99,8 @@ def encode(event: Event) -> tuple[str, str]:
             },
         }
         return SHIPMENTS_CHANNEL, json.dumps(body)
+    if isinstance(event, RoleChanged):
+        return SESSIONS_CHANNEL, json.dumps({"userId": event.user_id})
     return SESSIONS_CHANNEL, json.dumps({"tokenHash": event.token_hash})
 
 
@@ -130,6 +139,8 @@ def decode(channel: str, text: str) -> Event:
                 updated_at=datetime.fromisoformat(raw["updatedAt"]),
             ),
         )
+    if "userId" in body:
+        return RoleChanged(user_id=body["userId"])
     return SessionRevoked(token_hash=body["tokenHash"])
 
 

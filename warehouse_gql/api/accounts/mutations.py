@@ -52,7 +52,10 @@ class AccountsMutation:
         token = info.context.session_token()
         assert token is not None  # authorize found a session for it
         return await accounts.log_out(
-            info.context.db, info.context.events, token_hash=accounts.hash_token(token)
+            info.context.db,
+            info.context.events,
+            token_hash=accounts.hash_token(token),
+            cache=info.context.resources.session_cache,
         )
 
     @strawberry.mutation(
@@ -60,5 +63,11 @@ class AccountsMutation:
     )
     async def set_user_role(self, info: Info, user_id: strawberry.ID, role: access.Role) -> User:
         await authorize(info, "setUserRole")
-        updated = await accounts.set_user_role(info.context.db, user_id=user_id, role=role)
+        updated = await accounts.set_user_role(
+            info.context.db,
+            user_id=user_id,
+            role=role,
+            events=info.context.events,
+            cache=info.context.resources.session_cache,
+        )
         return User.from_model(updated)
