@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -30,6 +31,7 @@ from warehouse_gql.api.inventory.subscriptions import InventorySubscription
 from warehouse_gql.api.orders.mutations import OrdersMutation
 from warehouse_gql.api.orders.queries import OrdersQuery
 from warehouse_gql.api.orders.subscriptions import OrdersSubscription
+from warehouse_gql.api.shared_streams import SharedStreams, group_key
 from warehouse_gql.settings import Settings
 
 Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery))
@@ -40,6 +42,10 @@ Subscription = merge_types("Subscription", (InventorySubscription, OrdersSubscri
 
 
 class WarehouseSchema(strawberry.Schema):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared_streams = SharedStreams()
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -57,7 +63,44 @@ class WarehouseSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
-        """Streamed results (subscriptions over WebSockets) get the same error codes as queries."""
+        """Streamed results (subscriptions over WebSockets) get the same error codes as queries.
+
+        Identical subscriptions of callers who may see the same records share one execution
+        (see api/shared_streams.py).
+        """
+
+        async def start() -> Any:
+            return await self._coded_stream(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
+            )
+
+        key = None
+        user_of = getattr(context_value, "user", None)
+        if query is not None and user_of is not None:
+            try:
+                key = group_key(query, variable_values, operation_name, await user_of())
+            except Exception:
+                key = None  # unauthenticated or unreachable: the operation reports it itself
+        if key is None:
+            return await start()
+        return self.shared_streams.join(key, start)
+
+    async def _coded_stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context_value: Any | None,
+        root_value: Any | None,
+        operation_name: str | None,
+        operation_extensions: dict[str, Any] | None,
+        allowed_operation_types: Iterable[OperationType] | None,
+    ) -> Any:
         results = await super().stream(
             query,
             variable_values,
@@ -87,14 +130,19 @@ class WarehouseSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    # The limiters' validation rules are classes made per limiter instance: made per operation
+    # they would never hit the validation cache (keyed by the rules). Make them once, here.
+    limits = (
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    )
     # Factories: Strawberry builds each extension per operation; the parser and validation
     # caches live at module level, so they survive across requests.
     extensions: list[Any] = [
         ErrorCodes,
+        lambda: AddValidationRules(list(limits)),
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
     ]
     if not settings.graphiql:

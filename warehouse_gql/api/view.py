@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from cross_web import HTTPException
@@ -24,6 +26,30 @@ from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+ENCODED_RESULTS = 64
+
+
+class EncodedResults:
+    """The JSON of the last few subscription results, by identity.
+
+    A result shared by a group of subscribers (api/shared_streams.py) is the same object for
+    each of them: encode it once, not once per subscriber. Holding the object keeps its id
+    from being reused while it is remembered.
+    """
+
+    def __init__(self, size: int = ENCODED_RESULTS) -> None:
+        self.size = size
+        self._texts: OrderedDict[int, tuple[object, str]] = OrderedDict()
+
+    def encode(self, data: object) -> str:
+        found = self._texts.get(id(data))
+        if found is not None and found[0] is data:
+            return found[1]
+        text = json.dumps(data, separators=(",", ":"))
+        self._texts[id(data)] = (data, text)
+        if len(self._texts) > self.size:
+            self._texts.popitem(last=False)
+        return text
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -38,6 +64,20 @@ class GraphQLView(GraphQL[Context, None]):
             **kwargs,
         )
         self.resources: Resources | None = None
+        self.encoded_results = EncodedResults()
+
+    def encode_json(self, data: object) -> str | bytes:
+        if (
+            isinstance(data, dict)
+            and data.get("type") == "next"
+            and isinstance(data.get("payload"), dict)
+            and data["payload"].keys() == {"data"}
+            and data.keys() == {"id", "type", "payload"}
+        ):
+            # A subscription event: only the operation id differs between its subscribers.
+            body = self.encoded_results.encode(data["payload"]["data"])
+            return f'{{"id":{json.dumps(data["id"])},"type":"next","payload":{{"data":{body}}}}}'
+        return json.dumps(data, separators=(",", ":"))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
