@@ -167,10 +167,17 @@ def serve(settings: Settings) -> None:
                 port=settings.port,
                 workers=settings.workers,
                 log_level="info",
+                ws_per_message_deflate=False,
             )
         else:
+            # No permessage-deflate: events are small, and a compressor per connection would
+            # cost more memory than the subscription itself (docs/BENCHMARKS.md).
             uvicorn.run(
-                create_app(settings), host=settings.host, port=settings.port, log_level="info"
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                ws_per_message_deflate=False,
             )
 
 

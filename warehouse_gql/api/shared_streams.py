@@ -75,11 +75,19 @@ def group_key(
 
 
 class _Group:
+    """One underlying stream and its subscribers.
+
+    Results form a chain of futures, each resolving to (result, the next future): every member
+    awaits the same future, so a result wakes all of them at once, and a member that lags
+    behind keeps its place in the chain without a queue of its own.
+    """
+
     def __init__(self, registry: SharedStreams, key: Hashable) -> None:
         self.registry = registry
         self.key = key
-        self.members: set[asyncio.Queue[Any]] = set()
+        self.members = 0
         self.task: asyncio.Task[None] | None = None
+        self.next: asyncio.Future[tuple[Any, Any]] = asyncio.get_running_loop().create_future()
 
     async def pump(self, start: Callable[[], Awaitable[Any]]) -> None:
         source: Any = None
@@ -97,27 +105,31 @@ class _Group:
             self._deliver(exc)
         finally:
             self.registry._forget(self)
-            for queue in list(self.members):
-                queue.put_nowait(_END)
+            self._deliver(_END)
             if source is not None and hasattr(source, "aclose"):
                 with contextlib.suppress(Exception):
                     await source.aclose()
 
     def _deliver(self, item: Any) -> None:
-        for queue in list(self.members):
-            queue.put_nowait(item)
+        if self.next.done():
+            return  # already ended
+        following: asyncio.Future[tuple[Any, Any]] = asyncio.get_running_loop().create_future()
+        self.next.set_result((item, following))
+        self.next = following
 
-    async def member(self, queue: asyncio.Queue[Any]) -> AsyncGenerator[Any, None]:
+    async def member(self, waiting: asyncio.Future[tuple[Any, Any]]) -> AsyncGenerator[Any, None]:
+        """The results after `waiting` (the group's next future when the member joined)."""
         try:
             while True:
-                item = await queue.get()
+                # Shielded: a member leaving must not cancel the future the others await.
+                item, waiting = await asyncio.shield(waiting)
                 if item is _END:
                     return
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
-            self.members.discard(queue)
+            self.members -= 1
             if not self.members and self.task is not None and not self.task.done():
                 # The last subscriber left: stop the underlying stream.
                 self.registry._forget(self)
@@ -135,15 +147,12 @@ class SharedStreams:
     def join(self, key: Hashable, start: Callable[[], Awaitable[Any]]) -> AsyncIterator[Any]:
         """Results of the group's stream from now on; `start` opens it for the first member."""
         group = self._groups.get(key)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
         if group is None:
             group = _Group(self, key)
             self._groups[key] = group
-            group.members.add(queue)
             group.task = asyncio.create_task(group.pump(start), name="shared-subscription")
-        else:
-            group.members.add(queue)
-        return group.member(queue)
+        group.members += 1
+        return group.member(group.next)
 
     def _forget(self, group: _Group) -> None:
         if self._groups.get(group.key) is group:
