@@ -406,3 +406,93 @@ async def test_a_subscription_ends_when_its_session_expires(
         await client.receive(within=5.0)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     assert datetime.now(UTC) >= expires_at
+
+
+async def test_identical_subscriptions_each_get_every_event_while_others_come_and_go(
+    servers: tuple[LiveServer, LiveServer], manager: Account, picker: Account
+) -> None:
+    # Identical subscriptions share one execution per event (api/shared_streams.py).
+    a, b = servers
+    sku = unique("SKU")
+    _, item_id = await stocked_item(b, manager, sku, 1)
+    first, second = await connected(a, manager), await connected(a, picker)
+    for client in (first, second):
+        await client.subscribe(ITEM_CHANGED, {"sku": sku})
+    await asyncio.sleep(0.2)
+    await b.ok(ADJUST, {"id": item_id, "d": 1}, manager.token)
+    for client in (first, second):
+        assert (await client.next_data())["itemChanged"]["item"]["quantity"] == 2
+    await first.close()
+    late = await connected(a, picker)
+    await late.subscribe(ITEM_CHANGED, {"sku": sku})
+    await asyncio.sleep(0.2)
+    await b.ok(ADJUST, {"id": item_id, "d": 1}, manager.token)
+    for client in (second, late):
+        assert (await client.next_data())["itemChanged"]["item"]["quantity"] == 3
+    await second.close()
+    await late.close()
+
+
+async def test_a_manager_and_a_customer_with_the_same_subscription_each_see_only_their_own_view(
+    servers: tuple[LiveServer, LiveServer],
+    manager: Account,
+    customer: Account,
+    other_customer: Account,
+) -> None:
+    a, b = servers
+    document = "subscription { shipmentChanged { kind shipment { trackingNumber } } }"
+    boss, own = await connected(a, manager), await connected(a, customer)
+    for client in (boss, own):
+        await client.subscribe(document)
+    await asyncio.sleep(0.2)
+    _, theirs = await _shipped_order(b, manager, other_customer)
+    _, mine = await _shipped_order(b, manager, customer)
+    assert (await boss.next_data())["shipmentChanged"]["shipment"]["trackingNumber"] == theirs
+    assert (await boss.next_data())["shipmentChanged"]["shipment"]["trackingNumber"] == mine
+    assert (await own.next_data())["shipmentChanged"]["shipment"]["trackingNumber"] == mine
+    await boss.close()
+    await own.close()
+
+
+async def _code(server: LiveServer, query: str, token: str) -> str | None:
+    body = await server.graphql(query, token=token)
+    errors = body.get("errors") or []
+    return errors[0]["extensions"]["code"] if errors else None
+
+
+async def test_logout_on_one_instance_refuses_the_token_on_the_other_within_a_second(
+    servers: tuple[LiveServer, LiveServer], resources: Any
+) -> None:
+    from tests.conftest import make_account
+    from warehouse_gql.domain.access import Role
+
+    a, b = servers
+    leaving = await make_account(resources, Role.PICKER)
+    assert await _code(a, "{ me { id } }", leaving.token) is None  # now in a's session cache
+    await b.ok("mutation { logOut }", token=leaving.token)
+    # Well inside the cache's 1 s life: the bus clears it, not its age.
+    deadline = asyncio.get_running_loop().time() + 0.5
+    while await _code(a, "{ me { id } }", leaving.token) != "UNAUTHENTICATED":
+        assert asyncio.get_running_loop().time() < deadline, "logout not seen within a second"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_role_change_on_one_instance_counts_on_the_other_within_a_second(
+    servers: tuple[LiveServer, LiveServer], resources: Any, manager: Account
+) -> None:
+    from tests.conftest import make_account
+    from warehouse_gql.domain.access import Role
+
+    a, b = servers
+    user = await make_account(resources, Role.CUSTOMER)
+    bins = "{ bins(first: 1) { totalCount } }"
+    assert await _code(a, bins, user.token) == "FORBIDDEN"  # now in a's session cache
+    await b.ok(
+        "mutation($id: ID!) { setUserRole(userId: $id, role: PICKER) { role } }",
+        {"id": user.id},
+        manager.token,
+    )
+    deadline = asyncio.get_running_loop().time() + 0.5
+    while await _code(a, bins, user.token) is not None:
+        assert asyncio.get_running_loop().time() < deadline, "role change not seen within a second"
+        await asyncio.sleep(0.02)
