@@ -47,6 +47,8 @@ from warehouse_gql.embedded import answers, free_port, stop, url_for
 
 Document = dict[str, Any]
 TICKS = os.sysconf("SC_CLK_TCK")
+# The SecantusDB process when the bench started it: its CPU is reported next to the server's.
+DB_PID: list[int] = []
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 ITEM_PAGE_BY_SKU = """query($sku: String!) { items(first: 20, sku: $sku) { edges { node {
@@ -94,6 +96,7 @@ def secantus() -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         url = url_for(port)
+        DB_PID.append(child.pid)
         try:
             deadline = time.monotonic() + 60
             while not answers(url, 300):
@@ -136,15 +139,20 @@ def valkey() -> Iterator[str]:
         stop(child)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")".
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 @dataclass
 class Server:
     pid: int
     url: str
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")".
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return cpu_seconds(self.pid)
 
     def rss_mb(self) -> float:
         pages = int(Path(f"/proc/{self.pid}/statm").read_text().split()[1])
@@ -367,6 +375,8 @@ async def drive(
     await asyncio.sleep(warmup)
     measuring = True
     cpu0 = srv.cpu_seconds() if srv else None
+    db0 = cpu_seconds(DB_PID[0]) if DB_PID else None
+    client0 = time.process_time()
     t0 = time.monotonic()
     progress = asyncio.create_task(_progress(name, result, t0, duration))
     await asyncio.gather(*tasks)
@@ -375,6 +385,15 @@ async def drive(
     if srv is not None and cpu0 is not None:
         result.cpu_seconds = srv.cpu_seconds() - cpu0
         result.rss_mb = srv.rss_mb()
+    # Where the rest of the machine's CPU went: the load generator and the database.
+    per_request = 1000 / max(result.requests, 1)
+    result.extra["client_cpu_ms_per_request"] = round(
+        (time.process_time() - client0) * per_request, 3
+    )
+    if db0 is not None:
+        result.extra["db_cpu_ms_per_request"] = round(
+            (cpu_seconds(DB_PID[0]) - db0) * per_request, 3
+        )
     print(f"\r  {name}: {result.requests} requests in {result.seconds:.1f} s" + " " * 20)
     return result
 
@@ -688,7 +707,7 @@ def check_invariants(mongodb_url: str, db_name: str) -> list[str]:
 def table(rows: list[dict[str, Any]], baseline_rps: float | None) -> str:
     header = (
         f"{'scenario':<18}{'conc':>6}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'cpu ms/req':>12}{'rss MB':>9}{'errors':>8}  notes"
+        f"{'cpu ms/req':>12}{'db ms/req':>11}{'load ms/req':>13}{'rss MB':>9}{'errors':>8}  notes"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -708,6 +727,8 @@ def table(rows: list[dict[str, Any]], baseline_rps: float | None) -> str:
         lines.append(
             f"{r['scenario']:<18}{r['concurrency']:>6}{cell(r['rps'], 9)}{cell(r['p50_ms'], 9)}"
             f"{cell(r['p95_ms'], 9)}{cell(r['p99_ms'], 9)}{cell(r['cpu_ms_per_request'], 12)}"
+            f"{cell(r.get('db_cpu_ms_per_request'), 11)}"
+            f"{cell(r.get('client_cpu_ms_per_request'), 13)}"
             f"{cell(r['rss_mb'], 9)}{r['errors']:>8}  {note}"
         )
     return "\n".join(lines)
