@@ -599,3 +599,36 @@ async def test_the_dashboard_reconnects_after_a_server_restart_and_rereads_what_
         await expect(quantity).to_have_text("3")  # re-read after the reconnect
     finally:
         await second.stop()
+
+
+async def test_a_customers_shipments_arrive_and_change_live_and_never_anothers(
+    page: Page, floor: Floor
+) -> None:
+    manager = await floor.account(Role.MANAGER)
+    customer = await floor.account(Role.CUSTOMER)
+    other = await floor.account(Role.CUSTOMER)
+    sku = unique("SKU")
+    await floor.stocked_bin(manager, capacity=100, quantity=10, sku=sku)
+    orders = []
+    for buyer in (customer, other):
+        line = {"customerName": buyer.username, "items": [{"sku": sku, "quantity": 1}]}
+        order_id = (await floor.ok(CREATE_ORDER, {"i": line}, buyer))["createOrder"]["id"]
+        await floor.ok(FULFIL, {"id": order_id}, manager)
+        orders.append(order_id)
+    await log_in(page, floor, customer)
+    await page.click('#nav a[data-screen="shipments"]')
+    await expect(page.locator("#shipments-heading")).to_have_text("My shipments")
+    await expect(page.locator("#shipments-table")).to_contain_text("No shipments")
+
+    mine, theirs = unique("TRK"), unique("TRK")
+    for order_id, tracking in zip(orders, (mine, theirs), strict=True):
+        shipment = {"orderId": order_id, "carrier": "DHL", "trackingNumber": tracking}
+        created = await floor.ok(CREATE_SHIPMENT, {"i": shipment}, manager)
+    row = page.locator("#shipments-table tbody tr", has_text=mine)
+    await expect(row).to_have_attribute("data-status", "IN_TRANSIT")
+    shipment_id = await row.get_attribute("data-shipment-id")
+    await floor.ok(DELIVER, {"id": shipment_id}, manager)
+    await expect(row).to_have_attribute("data-status", "DELIVERED")
+    await floor.ok(DELIVER, {"id": created["createShipment"]["id"]}, manager)  # theirs
+    await expect(page.locator("#shipments-table tbody tr")).to_have_count(1)
+    await expect(page.locator("main")).not_to_contain_text(theirs)
