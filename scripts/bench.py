@@ -722,6 +722,7 @@ async def fanout(
         "events": events,
         "all_delivered_median_ms": round(statistics.median(spreads), 1) if spreads else None,
         "all_delivered_max_ms": round(max(spreads), 1) if spreads else None,
+        "all_delivered_each_ms": [round(x, 1) for x in spreads],
         "missed_deliveries": missed,
         "rss_kb_per_subscription": round((rss_open - rss0) * 1000 / subscribers, 1),
         "rss_mb_per_1000_subscriptions": round((rss_open - rss0) * 1000 / subscribers, 2),
