@@ -159,6 +159,12 @@ class Server:
         return pages * PAGE / 1e6
 
 
+def warehouse_gql_command() -> str:
+    """The console script of this interpreter's environment, even when it is not on PATH."""
+    beside = Path(sys.executable).with_name("warehouse-gql")
+    return str(beside) if beside.exists() else shutil.which("warehouse-gql") or "warehouse-gql"
+
+
 @contextlib.contextmanager
 def server(mongodb_url: str, redis_url: str, db_name: str, log_path: Path) -> Iterator[Server]:
     port = free_port()
@@ -170,7 +176,7 @@ def server(mongodb_url: str, redis_url: str, db_name: str, log_path: Path) -> It
         "PORT": str(port),
         "HOST": "127.0.0.1",
     }
-    exe = shutil.which("warehouse-gql") or "warehouse-gql"
+    exe = warehouse_gql_command()
     with log_path.open("wb") as log:
         child = subprocess.Popen([exe, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -283,7 +289,7 @@ def create_manager(mongodb_url: str, db_name: str) -> tuple[str, str, str]:
     env = {**os.environ, "MONGODB_URL": mongodb_url, "MONGODB_DB": db_name}
     subprocess.run(
         [
-            *("warehouse-gql", "create-user", "--username", username),
+            *(warehouse_gql_command(), "create-user", "--username", username),
             *("--email", f"{username}@bench.example", "--role", "MANAGER"),
             *("--password", password),
         ],
