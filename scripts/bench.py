@@ -2,7 +2,7 @@
 
     python scripts/bench.py                 # the full run (under 10 minutes on 2 cores)
     python scripts/bench.py --quick         # tiny dataset, ~1 s per scenario (the smoke test)
-    python scripts/bench.py --out bench.json --duration 20
+    python scripts/bench.py --out bench-results.json --duration 20
 
 Starts its own SecantusDB (or uses MONGODB_URL), valkey-server (or REDIS_URL) and one
 `warehouse-gql serve` process on a free port, loads a fixed dataset into a database of its own,
@@ -923,7 +923,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny dataset and short runs")
     parser.add_argument("--duration", type=float, help="measured seconds per scenario")
-    parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
+    parser.add_argument(
+        "--out", default="bench-results.json", help="where to write the JSON report"
+    )
     parser.add_argument("--only", help="comma-separated: read,baseline,write,fulfil,fanout")
     parser.add_argument(
         "--subscribers", type=int, action="append", help="fan-out sizes (repeatable)"
