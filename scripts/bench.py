@@ -43,7 +43,7 @@ import websockets
 from bson import ObjectId
 from pymongo import ASCENDING, AsyncMongoClient, MongoClient
 
-from warehouse_gql.embedded import answers, free_port, stop, url_for
+from warehouse_gql.embedded import EmbeddedError, free_port, start_secantus, stop
 
 Document = dict[str, Any]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -88,25 +88,16 @@ QUICK = Size(50, 500, 100, 100, 20, 1.5, 0.3, (20, 100), 4)
 @contextlib.contextmanager
 def secantus() -> Iterator[str]:
     storage = Path(tempfile.mkdtemp(prefix="wgql-bench-db-"))
-    port = free_port()
-    with (storage.parent / f"{storage.name}.log").open("wb") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--port", str(port), "--storage-path", str(storage)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = url_for(port)
-        DB_PID.append(child.pid)
-        try:
-            deadline = time.monotonic() + 60
-            while not answers(url, 300):
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"bench: SecantusDB did not start; see {log.name}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            stop(child)
-            shutil.rmtree(storage, ignore_errors=True)
+    try:
+        child, url = start_secantus(storage, storage.parent / f"{storage.name}.log")
+    except EmbeddedError as exc:
+        raise SystemExit(f"bench: {exc}") from None
+    DB_PID.append(child.pid)
+    try:
+        yield url
+    finally:
+        stop(child)
+        shutil.rmtree(storage, ignore_errors=True)
 
 
 def _redis_answers(port: int) -> bool:

@@ -5,37 +5,23 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from warehouse_gql.embedded import answers, free_port, stop, url_for
+from warehouse_gql.embedded import free_port, start_secantus, stop
 
 
 @contextmanager
 def secantus_server() -> Iterator[str]:
     storage = Path(tempfile.mkdtemp(prefix="wgql-db-"))
-    port = free_port()
-    log = (storage.parent / f"{storage.name}.log").open("wb")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "secantus", "--port", str(port), "--storage-path", str(storage)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = url_for(port)
+    child, url = start_secantus(storage, storage.parent / f"{storage.name}.log")
     try:
-        deadline = time.monotonic() + 60
-        while not answers(url, 300):
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"SecantusDB did not start; see {log.name}")
-            time.sleep(0.1)
         yield url
     finally:
         stop(child)
-        log.close()
         shutil.rmtree(storage, ignore_errors=True)
 
 

@@ -89,29 +89,8 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
             yield _running_url(info_path)
             return
         _check_installed()
-        port = free_port()
-        log_path = data_dir / "secantus.log"
-        with log_path.open("ab") as log_file:
-            child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "secantus",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--storage-path",
-                    str((data_dir / "db").resolve()),
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
-        url = url_for(port)
+        child, url = start_secantus((data_dir / "db").resolve(), data_dir / "secantus.log")
         try:
-            _wait_until_up(child, url, log_path)
             info_path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
             yield url
         finally:
@@ -120,6 +99,29 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
             stop(child)
     finally:
         lock_file.close()
+
+
+def start_secantus(storage: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start SecantusDB on a free loopback port and wait until it answers.
+
+    The child dies with this process; EmbeddedError says why when it cannot start. The server,
+    the test suite and the benchmark all start their databases through this one function.
+    """
+    port = free_port()
+    with log_path.open("ab") as log_file:
+        child = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "secantus", "--host", "127.0.0.1"),
+                *("--port", str(port), "--storage-path", str(storage)),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+    url = url_for(port)
+    _wait_until_up(child, url, log_path)
+    return child, url
 
 
 def _wait_until_up(child: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
