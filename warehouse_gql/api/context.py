@@ -57,7 +57,7 @@ class Context:
     _user: asyncio.Future[User | None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.resources.db)
+        self.fresh_loaders()
 
     @property
     def db(self) -> Database:
@@ -74,6 +74,11 @@ class Context:
         return bearer_token(params.get("authorization") or params.get("Authorization")) or (
             params["token"] if isinstance(params.get("token"), str) and params["token"] else None
         )
+
+    def fresh_loaders(self) -> None:
+        """New DataLoaders: a WebSocket's context outlives many events, and nested fields of
+        each event (item.bin, shipment.order) must be read as of that event, not from a cache."""
+        self.loaders = Loaders(self.resources.db)
 
     def remember_user(self, user: User) -> None:
         """The user found when a WebSocket connected: kept for the connection's life."""

@@ -7,10 +7,10 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from warehouse_gql.api.context import Info
-from warehouse_gql.api.loaders import Loaders
 from warehouse_gql.api.orders.types import Shipment
 from warehouse_gql.api.permissions import authorize
 from warehouse_gql.live import events as live
+from warehouse_gql.live.revisions import Revisions
 
 
 @strawberry.type(
@@ -33,20 +33,19 @@ class OrdersSubscription:
         tracking_number: str | None = None,
     ) -> AsyncGenerator[ShipmentEvent, None]:
         user = await authorize(info, "readShipments")
-        latest: dict[str, int] = {}
+        revisions = Revisions()
         async with info.context.events.subscribe(live.SHIPMENTS_CHANNEL) as feed:
             async for event in feed:
                 if not isinstance(event, live.ShipmentChanged):
                     continue
                 shipment = event.shipment
-                if shipment.revision <= latest.get(shipment.id, 0):
-                    continue  # stale: published out of commit order by another process
-                latest[shipment.id] = shipment.revision
+                if not revisions.is_new(shipment.id, shipment.revision):
+                    continue
                 if not live.visible_shipment(shipment, user.id, user.role):
                     continue
                 if order_id is not None and shipment.order_id != order_id:
                     continue
                 if tracking_number is not None and shipment.tracking_number != tracking_number:
                     continue
-                info.context.loaders = Loaders(info.context.db)
+                info.context.fresh_loaders()
                 yield ShipmentEvent(kind=event.kind, shipment=Shipment.from_model(shipment))
