@@ -29,6 +29,11 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 ENCODED_RESULTS = 64
 
 
+def wants_graphql_response(request: Request | WebSocket) -> bool:
+    """GraphQL-over-HTTP: answer in application/graphql-response+json when the client asks."""
+    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
+
+
 class EncodedResults:
     """The JSON of the last few subscription results, by identity.
 
@@ -97,9 +102,7 @@ class GraphQLView(GraphQL[Context, None]):
         if isinstance(response, Response):
             request.state.request_id = context.request_id
             response.headers["x-request-id"] = context.request_id
-            # GraphQL-over-HTTP: answer in the media type the client prefers.
-            accept = request.headers.get("accept", "")
-            if GRAPHQL_RESPONSE in accept:
+            if wants_graphql_response(request):
                 response.headers["content-type"] = GRAPHQL_RESPONSE
         return context
 
@@ -180,12 +183,11 @@ class GraphQLView(GraphQL[Context, None]):
             # GraphQL-over-HTTP: a mutation over GET is 405 Method Not Allowed.
             status, message = 405, "Mutations are not allowed over GET; send them with POST."
             headers["allow"] = "POST"
-        accept = request.headers.get("accept", "")
         headers["x-request-id"] = getattr(request.state, "request_id", "-")
         body = {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
         return Response(
             self.encode_json(body),
             status_code=status,
             headers=headers,
-            media_type=GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json",
+            media_type=GRAPHQL_RESPONSE if wants_graphql_response(request) else "application/json",
         )
