@@ -55,19 +55,20 @@ def create_app(settings: Settings) -> Starlette:
         raise ValueError("create_app needs settings.mongodb_url")
     mongodb_url = settings.mongodb_url
     view = GraphQLView(settings)
-    backends: dict[str, ResilientRedisBackend] = {}
+    # Opened by each run of the lifespan; /readyz asks it whether Redis answers.
+    redis_backend: ResilientRedisBackend | None = None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal redis_backend
         async with AsyncExitStack() as stack:
             client = mongo_client(mongodb_url)
             stack.push_async_callback(client.close)
             db = Database(client, settings.mongodb_db)
             await db.ensure_indexes()
             if settings.redis_url:
-                backend = ResilientRedisBackend(settings.redis_url)
-                backends["redis"] = backend
-                broadcast = Broadcast(backend=backend)
+                redis_backend = ResilientRedisBackend(settings.redis_url)
+                broadcast = Broadcast(backend=redis_backend)
             else:
                 broadcast = Broadcast("memory://")
             await broadcast.connect()
@@ -103,8 +104,8 @@ def create_app(settings: Settings) -> Starlette:
             checks["mongodb"] = "ok"
         except Exception as exc:
             checks["mongodb"] = f"unavailable: {type(exc).__name__}"
-        if "redis" in backends:
-            checks["redis"] = "ok" if backends["redis"].connected else "unavailable"
+        if redis_backend is not None:
+            checks["redis"] = "ok" if redis_backend.connected else "unavailable"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
