@@ -15,7 +15,7 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from tests.servers import ValkeyServer, secantus_server
-from warehouse_gql.api.context import Resources
+from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
 from warehouse_gql.services import accounts

@@ -13,7 +13,7 @@ import pytest
 from bson import ObjectId
 
 from tests.conftest import Account, GraphQLClient, make_account, unique
-from warehouse_gql.api.context import Resources
+from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.errors import Unauthenticated
 from warehouse_gql.services import accounts

@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import Account, make_account, unique
 from tests.livekit import LiveServer
-from warehouse_gql.api.context import Resources
+from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
 from warehouse_gql.services import accounts

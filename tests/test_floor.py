@@ -25,8 +25,8 @@ from graphql import build_schema
 from tests import given, test_schema
 from tests.conftest import Account, GraphQLClient, make_account, unique
 from tests.invariants import assert_invariants
-from warehouse_gql.api.context import Resources
-from warehouse_gql.api.schema import export_sdl
+from warehouse_gql.api.graphql.schema import export_sdl
+from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.layout import Layout

@@ -39,7 +39,7 @@ from starlette.applications import Starlette
 from tests import given
 from tests.conftest import Account, GraphQLClient, make_account, unique
 from tests.invariants import assert_invariants
-from warehouse_gql.api.context import Resources
+from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.errors import InsufficientStock

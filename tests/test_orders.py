@@ -10,7 +10,7 @@ from bson import ObjectId
 from tests import given
 from tests.conftest import Account, GraphQLClient, unique
 from tests.invariants import assert_invariants
-from warehouse_gql.api.context import Resources
+from warehouse_gql.api.http import Resources
 
 UPDATE_SHIPMENT = (
     "mutation($id: ID!, $s: ShipmentStatus!) "

@@ -15,7 +15,7 @@ import pytest
 from bson import ObjectId
 
 from tests.conftest import Account, GraphQLClient, make_account, unique
-from warehouse_gql.api.context import Resources
+from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
 
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id location capacity } }"
@@ -630,7 +630,7 @@ async def test_each_role_gets_exactly_what_the_permission_matrix_says(
 
 
 def test_every_operation_of_the_matrix_exists_in_the_schema() -> None:
-    from warehouse_gql.api.schema import build_schema
+    from warehouse_gql.api.graphql.schema import build_schema
 
     schema = build_schema()._schema
     covered = {operation for builds, *_ in MATRIX for operation in builds}

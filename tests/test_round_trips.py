@@ -23,8 +23,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from tests.conftest import Account, GraphQLClient, make_account, unique
-from warehouse_gql.api.context import Resources
-from warehouse_gql.api.view import GraphQLView
+from warehouse_gql.api.graphql.view import GraphQLView
+from warehouse_gql.api.http import Resources
 from warehouse_gql.app import mongo_client
 from warehouse_gql.domain.access import Role
 from warehouse_gql.settings import Settings

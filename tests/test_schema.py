@@ -30,7 +30,7 @@ from graphql import (
     build_schema,
 )
 
-from warehouse_gql.api.schema import export_sdl
+from warehouse_gql.api.graphql.schema import export_sdl
 
 ROOT = Path(__file__).resolve().parent.parent
 

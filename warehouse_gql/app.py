@@ -17,8 +17,8 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from warehouse_gql.api.context import Resources
-from warehouse_gql.api.view import GraphQLView
+from warehouse_gql.api.graphql.view import GraphQLView
+from warehouse_gql.api.http import Resources
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords

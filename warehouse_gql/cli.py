@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         if args.command == "export-schema":
-            from warehouse_gql.api.schema import export_sdl
+            from warehouse_gql.api.graphql.schema import export_sdl
 
             sys.stdout.write(export_sdl())
             return

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.floor.types import CountLineInput
-from warehouse_gql.api.inventory.types import Bin
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.floor.types import CountLineInput
+from warehouse_gql.api.graphql.inventory.types import Bin
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.services import floor
 
 

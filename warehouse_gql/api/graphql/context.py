@@ -9,37 +9,12 @@ from typing import Any
 
 import strawberry
 
-from warehouse_gql.api.loaders import Loaders
+from warehouse_gql.api.graphql.loaders import Loaders
+from warehouse_gql.api.http import Resources, bearer_token
 from warehouse_gql.domain.models import User
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.services import accounts
-from warehouse_gql.services.passwords import Passwords
-from warehouse_gql.settings import Settings
 from warehouse_gql.store.database import Database
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What the app's lifespan opens once and every request shares."""
-
-    db: Database
-    events: EventBus
-    passwords: Passwords
-    settings: Settings
-    session_cache: accounts.SessionCache = field(default_factory=accounts.SessionCache)
-
-    def __post_init__(self) -> None:
-        # logOut and role changes reach every process through the bus: forget them here too.
-        self.events.session_listeners.append(self.session_cache.forget)
-
-
-def bearer_token(value: object) -> str | None:
-    """The token of an `Authorization: Bearer <token>` value, or None."""
-    if not isinstance(value, str):
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from warehouse_gql.api.accounts.types import User
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.pagination import Connection, check_first, connection, decode_cursor
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.accounts.types import User
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.pagination import Connection, check_first, connection, decode_cursor
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.store import users
 
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import strawberry
 
-from warehouse_gql.api.accounts.types import AuthPayload, SignUpInput, User
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.accounts.types import AuthPayload, SignUpInput, User
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.domain import access
 from warehouse_gql.services import accounts
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.inventory.types import (
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.inventory.types import (
     Bin,
     CreateBinInput,
     CreateItemInput,
@@ -13,7 +13,7 @@ from warehouse_gql.api.inventory.types import (
     UpdateBinInput,
     UpdateItemInput,
 )
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.services import inventory
 
 

@@ -20,18 +20,18 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from warehouse_gql.api.accounts.mutations import AccountsMutation
-from warehouse_gql.api.accounts.queries import AccountsQuery
-from warehouse_gql.api.errors import ErrorCodes, translate
-from warehouse_gql.api.floor.mutations import FloorMutation
-from warehouse_gql.api.floor.queries import FloorQuery
-from warehouse_gql.api.inventory.mutations import InventoryMutation
-from warehouse_gql.api.inventory.queries import InventoryQuery
-from warehouse_gql.api.inventory.subscriptions import InventorySubscription
-from warehouse_gql.api.orders.mutations import OrdersMutation
-from warehouse_gql.api.orders.queries import OrdersQuery
-from warehouse_gql.api.orders.subscriptions import OrdersSubscription
-from warehouse_gql.api.shared_streams import SharedStreams, group_key
+from warehouse_gql.api.graphql.accounts.mutations import AccountsMutation
+from warehouse_gql.api.graphql.accounts.queries import AccountsQuery
+from warehouse_gql.api.graphql.errors import ErrorCodes, translate
+from warehouse_gql.api.graphql.floor.mutations import FloorMutation
+from warehouse_gql.api.graphql.floor.queries import FloorQuery
+from warehouse_gql.api.graphql.inventory.mutations import InventoryMutation
+from warehouse_gql.api.graphql.inventory.queries import InventoryQuery
+from warehouse_gql.api.graphql.inventory.subscriptions import InventorySubscription
+from warehouse_gql.api.graphql.orders.mutations import OrdersMutation
+from warehouse_gql.api.graphql.orders.queries import OrdersQuery
+from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
+from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
 from warehouse_gql.settings import Settings
 
 Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery))
@@ -66,7 +66,7 @@ class WarehouseSchema(strawberry.Schema):
         """Streamed results (subscriptions over WebSockets) get the same error codes as queries.
 
         Identical subscriptions of callers who may see the same records share one execution
-        (see api/shared_streams.py).
+        (see api/graphql/shared_streams.py).
         """
 
         async def start() -> Any:

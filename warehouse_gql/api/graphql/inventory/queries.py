@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.inventory.types import Bin, Item, Movement
-from warehouse_gql.api.pagination import Connection, check_first, connection, decode_cursor
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.inventory.types import Bin, Item, Movement
+from warehouse_gql.api.graphql.pagination import Connection, check_first, connection, decode_cursor
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.domain import inventory as rules
 from warehouse_gql.store import bins, items
 from warehouse_gql.store.ids import parse_id

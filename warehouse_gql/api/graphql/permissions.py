@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warehouse_gql.api.context import Info
+from warehouse_gql.api.graphql.context import Info
 from warehouse_gql.domain import access
 from warehouse_gql.domain.errors import Forbidden, Unauthenticated
 from warehouse_gql.domain.models import User

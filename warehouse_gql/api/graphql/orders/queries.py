@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.orders.types import Order, Shipment
-from warehouse_gql.api.pagination import Connection, check_first, connection, decode_cursor
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.orders.types import Order, Shipment
+from warehouse_gql.api.graphql.pagination import Connection, check_first, connection, decode_cursor
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.domain import orders as rules
 from warehouse_gql.services.orders import order_scope
 from warehouse_gql.store import orders

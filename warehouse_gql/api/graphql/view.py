@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -19,9 +18,10 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from warehouse_gql.api.context import Context, Resources, bearer_token
-from warehouse_gql.api.errors import translate
-from warehouse_gql.api.schema import build_schema
+from warehouse_gql.api.graphql.context import Context
+from warehouse_gql.api.graphql.errors import translate
+from warehouse_gql.api.graphql.schema import build_schema
+from warehouse_gql.api.http import Resources, bearer_token, request_id
 from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
@@ -37,7 +37,7 @@ def wants_graphql_response(request: Request | WebSocket) -> bool:
 class EncodedResults:
     """The JSON of the last few subscription results, by identity.
 
-    A result shared by a group of subscribers (api/shared_streams.py) is the same object for
+    A result shared by a group of subscribers (api/graphql/shared_streams.py) is the same object for
     each of them: encode it once, not once per subscriber. Holding the object keeps its id
     from being reused while it is remembered.
     """
@@ -89,10 +89,9 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> Context:
         if self.resources is None:
             raise RuntimeError("the app's lifespan has not run")
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
         context = Context(
             resources=self.resources,
-            request_id=request_id[:64],
+            request_id=request_id(request.headers.get("x-request-id")),
             token=bearer_token(request.headers.get("authorization")),
             request=request,
             response=response,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from warehouse_gql.api.context import Info
+from warehouse_gql.api.graphql.context import Info
 from warehouse_gql.domain import models
 from warehouse_gql.domain.layout import parse_location
 

@@ -6,9 +6,9 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.inventory.types import Item
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.inventory.types import Item
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.live import events as live
 from warehouse_gql.live.livequery import LiveKind as DomainLiveKind
 from warehouse_gql.live.livequery import low_stock_transition

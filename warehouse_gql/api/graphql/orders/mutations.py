@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.orders.types import (
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.orders.types import (
     CreateOrderInput,
     CreateShipmentInput,
     Order,
     Shipment,
 )
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.domain import orders as rules
 from warehouse_gql.services import orders
 

@@ -6,9 +6,9 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.orders.types import Shipment
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.orders.types import Shipment
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.live import events as live
 from warehouse_gql.live.revisions import Revisions
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.floor.types import PickList, PickStrategy, PutawayPlan, SlottingRow
-from warehouse_gql.api.inventory.types import Bin
-from warehouse_gql.api.permissions import authorize
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.floor.types import PickList, PickStrategy, PutawayPlan, SlottingRow
+from warehouse_gql.api.graphql.inventory.types import Bin
+from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.domain.routing import Strategy
 from warehouse_gql.services import floor
 from warehouse_gql.store import bins

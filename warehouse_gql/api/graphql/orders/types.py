@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from warehouse_gql.api.accounts.types import User
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.inventory.types import Bin, load_bin
+from warehouse_gql.api.graphql.accounts.types import User
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.inventory.types import Bin, load_bin
 from warehouse_gql.domain import models
 from warehouse_gql.domain import orders as rules
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import strawberry
 
-from warehouse_gql.api.context import Info
-from warehouse_gql.api.inventory.types import Bin, load_bin
+from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.inventory.types import Bin, load_bin
 from warehouse_gql.domain.routing import Strategy
 from warehouse_gql.services import floor
 
