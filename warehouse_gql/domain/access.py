@@ -71,3 +71,29 @@ def allowed(operation: str, role: Role | None) -> bool:
 def sees_only_own(role: Role) -> bool:
     """Customers see only the orders they placed and the shipments of those orders."""
     return role is Role.CUSTOMER
+
+
+# The visibility rule, once for every door, every nested field and every event (SPEC "Visibility
+# is one rule"). Ask these; never compare roles or owners anywhere else.
+
+
+def owner_scope(role: Role, user_id: str) -> str | None:
+    """The owner a reader's order and shipment reads are limited to: the customer's own id,
+    or None for staff, who see every order and shipment."""
+    return user_id if sees_only_own(role) else None
+
+
+def may_see_order(role: Role, user_id: str, order_owner: str) -> bool:
+    """Whether the reader sees an order (or a shipment of it) placed by `order_owner`."""
+    return not sees_only_own(role) or order_owner == user_id
+
+
+def may_see_stock(role: Role) -> bool:
+    """Bins, items and movements are for staff: a customer never sees them, not even nested in
+    an order's picks (Pick.bin is null for them) or in an event's payload."""
+    return role in _STAFF
+
+
+def may_see_email(role: Role, user_id: str, subject_id: str) -> bool:
+    """A user's email is for managers and for the user alone (null for anyone else)."""
+    return role is Role.MANAGER or user_id == subject_id

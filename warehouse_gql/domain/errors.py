@@ -10,7 +10,11 @@
     ├── CapacityExceeded           CAPACITY_EXCEEDED
     ├── InvalidTransition          INVALID_TRANSITION
     ├── RateLimited                RATE_LIMITED
-    └── ServiceUnavailable         SERVICE_UNAVAILABLE
+    ├── ServiceUnavailable         SERVICE_UNAVAILABLE
+    ├── QueryTooComplex            QUERY_TOO_COMPLEX
+    ├── PayloadTooLarge            PAYLOAD_TOO_LARGE
+    ├── PreconditionFailed         PRECONDITION_FAILED
+    └── CursorExpired              CURSOR_EXPIRED
 
 Anything else that escapes a resolver is unexpected: it is logged with a request id and
 reaches the client as INTERNAL_SERVER_ERROR.
@@ -109,12 +113,54 @@ class InvalidTransition(WarehouseError):
 class RateLimited(WarehouseError):
     code = "RATE_LIMITED"
 
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        # Whole seconds until a retry can succeed (`extensions.retryAfter`, `Retry-After`).
+        self.retry_after = max(1, retry_after)
+
 
 class ServiceUnavailable(WarehouseError):
     code = "SERVICE_UNAVAILABLE"
 
     def __init__(
         self, message: str = "The database is unreachable right now; try again shortly."
+    ) -> None:
+        super().__init__(message)
+
+
+class QueryTooComplex(WarehouseError):
+    code = "QUERY_TOO_COMPLEX"
+
+    def __init__(self, message: str, *, cost: int, limit: int) -> None:
+        super().__init__(message)
+        self.cost = cost
+        self.limit = limit
+
+
+class PayloadTooLarge(WarehouseError):
+    code = "PAYLOAD_TOO_LARGE"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request is larger than the limit of {limit} bytes.")
+        self.limit = limit
+
+
+class PreconditionFailed(WarehouseError):
+    code = "PRECONDITION_FAILED"
+
+    def __init__(
+        self,
+        message: str = "The resource changed since you read it (stale If-Match); read it again.",
+    ) -> None:
+        super().__init__(message)
+
+
+class CursorExpired(WarehouseError):
+    code = "CURSOR_EXPIRED"
+
+    def __init__(
+        self,
+        message: str = "That cursor is older than the change feed keeps; read the current state again.",
     ) -> None:
         super().__init__(message)
 
@@ -131,4 +177,8 @@ CODES = (
     "RATE_LIMITED",
     "SERVICE_UNAVAILABLE",
     "INTERNAL_SERVER_ERROR",
+    "QUERY_TOO_COMPLEX",
+    "PAYLOAD_TOO_LARGE",
+    "PRECONDITION_FAILED",
+    "CURSOR_EXPIRED",
 )
