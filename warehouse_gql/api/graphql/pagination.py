@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -18,6 +18,13 @@ MAX_PAGE = 100
 _PREFIX = "c1:"
 
 T = TypeVar("T")
+
+# The optional reverse order of every list whose screens show the latest first; cursors work
+# the same way in both directions.
+NEWEST_FIRST = Annotated[
+    bool | None,
+    strawberry.argument(description="Newest first instead of oldest first (null: false)."),
+]
 
 
 def encode_cursor(node_id: str) -> str:
