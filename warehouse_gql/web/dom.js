@@ -80,19 +80,6 @@ export function randomKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Read every page of a connection (100 at a time, at most `limit` nodes), for short lists. */
-export async function allPages(api, query, variables, field, limit = 2000) {
-  const nodes = [];
-  let after = null;
-  for (;;) {
-    const data = await api(query, { ...variables, first: 100, after });
-    const page = data[field];
-    for (const edge of page.edges) nodes.push(edge.node);
-    if (!page.pageInfo.hasNextPage || nodes.length >= limit) return { nodes, complete: !page.pageInfo.hasNextPage };
-    after = page.pageInfo.endCursor;
-  }
-}
-
 /**
  * One server-side list, a page at a time: `query` takes $first, $after and $withCount and
  * selects `totalCount @include(if: $withCount)`, so the count (a scan on the server) is asked
