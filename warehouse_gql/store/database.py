@@ -11,6 +11,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -156,3 +157,9 @@ async def page(
         filt["_id"] = {"$gt": after}
     docs = await collection.find(filt).sort("_id", ASCENDING).limit(first + 1).to_list()
     return docs[:first], len(docs) > first
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether a driver error means the database cannot be reached right now (every door
+    answers SERVICE_UNAVAILABLE for it, without importing the driver)."""
+    return isinstance(exc, (ConnectionFailure, ServerSelectionTimeoutError))
