@@ -1,5 +1,5 @@
 """The composition root: opens MongoDB and the broadcaster in the lifespan, mounts /graphql and
-serves the dashboard's static files at /."""
+/api/v1 (with its reference at /api/docs) and serves the dashboard's static files at /."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from starlette.staticfiles import StaticFiles
 
 from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources
+from warehouse_gql.api.rest import docs
+from warehouse_gql.api.rest.app import RestApi
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         raise ValueError("create_app needs settings.mongodb_url")
     mongodb_url = settings.mongodb_url
     view = GraphQLView(settings)
+    rest = RestApi()
     # Opened by each run of the lifespan; /readyz asks it whether Redis answers.
     redis_backend: ResilientRedisBackend | None = None
 
@@ -76,7 +79,7 @@ def create_app(settings: Settings) -> Starlette:
             events = EventBus(broadcast)
             await events.start()
             stack.push_async_callback(events.stop)
-            view.resources = Resources(
+            view.resources = rest.resources = Resources(
                 db=db,
                 events=events,
                 passwords=Passwords(fast=settings.fast_password_hashing),
@@ -84,7 +87,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             log.info("warehouse-gql ready (database %s)", settings.mongodb_db)
             yield
-            view.resources = None
+            view.resources = rest.resources = None
 
     async def dashboard(request: Request) -> FileResponse:
         return FileResponse(
@@ -115,6 +118,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            Mount("/api/v1", rest),
+            *docs.routes(),
             Route("/", dashboard),
             Mount("/assets", StaticFiles(directory=DASHBOARD), name="assets"),
         ],
