@@ -7,9 +7,11 @@ import asyncio
 import dataclasses
 import json
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from warehouse_gql.app import create_app
 from warehouse_gql.logs import JsonFormatter
 from warehouse_gql.settings import Settings, SettingsError
 
+ROOT = Path(__file__).resolve().parent.parent
 OTHER_SITE = "https://ops.example.com"
 
 
@@ -209,3 +212,21 @@ def test_cors_origins_are_read_comma_separated_and_a_malformed_one_is_refused() 
     assert read.cors_origins == ("https://a.example", "http://b.example:8080")
     with pytest.raises(SettingsError, match="CORS_ORIGINS"):
         Settings.from_env({"CORS_ORIGINS": "a.example"})
+
+
+async def test_the_grafana_dashboard_queries_only_metrics_the_server_exports(
+    http: httpx.AsyncClient,
+) -> None:
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    exported = (await http.get("/metrics")).text
+    named = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"warehouse_[a-z_]+", target["expr"])
+    }
+    assert named, "the dashboard has no queries"
+    for name in sorted(named):
+        assert f"# TYPE {name.removesuffix('_bucket')} " in exported or (f"\n{name}" in exported), (
+            name
+        )
