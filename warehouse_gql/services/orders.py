@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain import orders as rules
 from warehouse_gql.domain import preconditions
@@ -18,7 +16,7 @@ from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import ChangeKind, ItemChanged, ShipmentChanged
 from warehouse_gql.store import bins, items
 from warehouse_gql.store import orders as store
-from warehouse_gql.store.database import Database
+from warehouse_gql.store.database import Database, Session
 from warehouse_gql.store.ids import require_id
 
 
@@ -101,7 +99,7 @@ async def fulfil_order(
     oid = require_id(order_id, "order")
     changed: list[tuple[Item, Bin, int]] = []
 
-    async def work(session: AsyncClientSession) -> Order:
+    async def work(session: Session) -> Order:
         changed.clear()  # the transaction may run again after a write conflict
         order = await store.require_order(db, oid, session)
         preconditions.check(precondition, order)
@@ -173,7 +171,7 @@ async def cancel_order(
     rules.check_order_transition(order.status, OrderStatus.CANCELLED)
     oid = require_id(order_id, "order")
 
-    async def work(session: AsyncClientSession) -> Order:
+    async def work(session: Session) -> Order:
         if precondition is not None:
             preconditions.check(precondition, await store.require_order(db, oid, session))
         if not await store.set_order_status(
@@ -191,7 +189,7 @@ async def delete_order(
 ) -> str:
     oid = require_id(order_id, "order")
 
-    async def work(session: AsyncClientSession) -> None:
+    async def work(session: Session) -> None:
         if precondition is not None:
             preconditions.check(precondition, await store.require_order(db, oid, session))
         await store.delete_order(db, session, oid)
@@ -207,7 +205,7 @@ async def create_shipment(
     carrier = rules.clean_carrier(carrier)
     tracking_number = rules.clean_tracking_number(tracking_number)
 
-    async def work(session: AsyncClientSession) -> Shipment:
+    async def work(session: Session) -> Shipment:
         order = await store.require_order(db, oid, session)
         if order.status not in rules.SHIPPABLE or not await store.set_order_status(
             db, session, oid, expected=list(rules.SHIPPABLE), status=OrderStatus.SHIPPED
@@ -232,7 +230,7 @@ async def update_shipment_status(
 ) -> Shipment:
     oid = require_id(shipment_id, "shipment")
 
-    async def work(session: AsyncClientSession) -> tuple[Shipment, bool]:
+    async def work(session: Session) -> tuple[Shipment, bool]:
         current = await store.require_shipment(db, oid, session)
         preconditions.check(precondition, current)
         # Read inside the transaction: when a concurrent request sets the same status first,
@@ -259,7 +257,7 @@ async def delete_shipment(
 ) -> str:
     oid = require_id(shipment_id, "shipment")
 
-    async def work(session: AsyncClientSession) -> Shipment:
+    async def work(session: Session) -> Shipment:
         if precondition is not None:
             preconditions.check(precondition, await store.require_shipment(db, oid, session))
         return await store.delete_shipment(db, session, oid)

@@ -6,19 +6,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
-from bson import ObjectId
 
 from warehouse_gql.api import http
 from warehouse_gql.api.http import encode_cursor
+from warehouse_gql.store.ids import DocumentId, parse_id
 
 T = TypeVar("T")
 
 __all__ = ["Connection", "check_first", "connection", "decode_cursor", "encode_cursor"]
 
 
-def decode_cursor(cursor: str | None) -> ObjectId | None:
-    node_id = http.decode_cursor(cursor)
-    return None if node_id is None else ObjectId(node_id)
+def decode_cursor(cursor: str | None) -> DocumentId | None:
+    return parse_id(http.decode_cursor(cursor))
 
 
 def check_first(first: int | None) -> int:

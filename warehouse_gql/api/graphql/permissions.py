@@ -9,4 +9,4 @@ from warehouse_gql.domain.models import User
 
 async def authorize(info: Info, operation: str) -> User:
     """The caller, if the matrix lets their role use `operation`; else UNAUTHENTICATED/FORBIDDEN."""
-    return http.authorize(await info.context.user(), operation)
+    return http.authorize(await info.context.user(), operation, name=info.field_name)

@@ -4,6 +4,7 @@ endpoints; problem details for every failure, including unknown routes (404) and
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from warehouse_gql.api.http import Resources, request_id
+from warehouse_gql.api.http import Resources, record_request, request_id
 from warehouse_gql.api.rest import accounts, floor, inventory, orders, problems
 from warehouse_gql.api.rest.endpoints import (
     Call,
@@ -27,7 +28,7 @@ from warehouse_gql.api.rest.endpoints import (
 )
 from warehouse_gql.api.rest.openapi import build_document
 from warehouse_gql.domain.errors import ServiceUnavailable, WarehouseError
-from warehouse_gql.store.database import is_unreachable
+from warehouse_gql.store.errors import is_unreachable
 
 # The areas, in the order of the document. The change feed adds its own Endpoints here.
 AREAS: tuple[Endpoints, ...] = (accounts.routes, inventory.routes, orders.routes, floor.routes)
@@ -41,18 +42,19 @@ def _problem(status: int, body: bytes, rid: str, headers: dict[str, str] | None 
     return response
 
 
-def error_response(exc: BaseException, rid: str, where: str) -> Response:
-    """Any failure as problem details: expected errors with their code, the rest masked."""
+def error_response(exc: BaseException, rid: str, where: str) -> tuple[Response, str]:
+    """Any failure as problem details, and its code: expected errors with their own, the
+    rest masked as INTERNAL_SERVER_ERROR (and logged with the request id)."""
     if isinstance(exc, NotJson):
         status, body = problems.problem_body("BAD_USER_INPUT", exc.message, rid, status=400)
-        return _problem(status, body, rid)
+        return _problem(status, body, rid), "BAD_USER_INPUT"
     if is_unreachable(exc):
         exc = ServiceUnavailable()
     if isinstance(exc, WarehouseError):
         status, body, headers = problems.from_error(exc, rid)
-        return _problem(status, body, rid, headers)
+        return _problem(status, body, rid, headers), exc.code
     status, body = problems.unexpected(exc, rid, where)
-    return _problem(status, body, rid)
+    return _problem(status, body, rid), "INTERNAL_SERVER_ERROR"
 
 
 class RestApi:
@@ -111,7 +113,9 @@ class RestApi:
         return dispatch
 
     async def handle(self, endpoint: Endpoint, request: Request) -> Response:
+        started = time.perf_counter()
         rid = request_id(request.headers.get("x-request-id"))
+        call: Call | None = None
         try:
             if self.resources is None:
                 raise ServiceUnavailable("The server is starting; try again shortly.")
@@ -120,16 +124,27 @@ class RestApi:
                 limit = getattr(self.resources.settings, "max_body_bytes", DEFAULT_BODY_LIMIT)
                 body = parse_body(endpoint.body, await read_body(request, limit))
             query = None if endpoint.query is None else parse_query(endpoint.query, request)
-            call = Call(request, self.resources, rid, body, query)
+            call = Call(request, self.resources, rid, body, query, endpoint.operation_id)
             reply = await endpoint.handler(call)
         except Exception as exc:
-            return error_response(exc, rid, endpoint.operation_id)
-        content = b"" if reply.body is None else dump(reply.body)
-        response = Response(
-            content,
-            reply.status,
-            reply.headers,
-            media_type=None if reply.status == 204 else JSON,
+            response, code = error_response(exc, rid, endpoint.operation_id)
+        else:
+            content = b"" if reply.body is None else dump(reply.body)
+            response = Response(
+                content,
+                reply.status,
+                reply.headers,
+                media_type=None if reply.status == 204 else JSON,
+            )
+            response.headers["x-request-id"] = rid
+            code = "OK"
+        record_request(
+            door="rest",
+            operation=endpoint.operation_id,
+            code=code,
+            duration=time.perf_counter() - started,
+            request_id=rid,
+            user_id=call.known_user_id() if call is not None else None,
+            status=response.status_code,
         )
-        response.headers["x-request-id"] = rid
         return response

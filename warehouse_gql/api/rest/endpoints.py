@@ -123,7 +123,9 @@ class Call:
         request_id: str,
         body: BaseModel | None,
         query: BaseModel | None,
+        operation: str = "",
     ) -> None:
+        self.operation = operation
         self.request = request
         self.resources = resources
         self.request_id = request_id
@@ -159,7 +161,11 @@ class Call:
         return self._user
 
     async def authorize(self, operation: str) -> User:
-        return http.authorize(await self.user(), operation)
+        return http.authorize(await self.user(), operation, name=self.operation)
+
+    def known_user_id(self) -> str | None:
+        """The caller's id if this request looked them up (for the request log)."""
+        return None if self._user is None else self._user.id
 
     @property
     def precondition(self) -> Precondition | None:
