@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources
+from warehouse_gql.api.parse.door import ParseDoor
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Starlette:
         raise ValueError("create_app needs settings.mongodb_url")
     mongodb_url = settings.mongodb_url
     view = GraphQLView(settings)
+    parse = ParseDoor(settings)
     # Opened by each run of the lifespan; /readyz asks it whether Redis answers.
     redis_backend: ResilientRedisBackend | None = None
 
@@ -76,7 +78,7 @@ def create_app(settings: Settings) -> Starlette:
             events = EventBus(broadcast)
             await events.start()
             stack.push_async_callback(events.stop)
-            view.resources = Resources(
+            view.resources = parse.resources = Resources(
                 db=db,
                 events=events,
                 passwords=Passwords(fast=settings.fast_password_hashing),
@@ -84,7 +86,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             log.info("warehouse-gql ready (database %s)", settings.mongodb_db)
             yield
-            view.resources = None
+            view.resources = parse.resources = None
 
     async def dashboard(request: Request) -> FileResponse:
         return FileResponse(
@@ -115,6 +117,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            # PARSE_ENABLED=false: no /parse route at all, so every /parse path is a 404.
+            *(parse.routes() if settings.parse_enabled else []),
             Route("/", dashboard),
             Mount("/assets", StaticFiles(directory=DASHBOARD), name="assets"),
         ],

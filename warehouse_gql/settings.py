@@ -39,6 +39,17 @@ def _number(env: Mapping[str, str], name: str, default: float, maximum: float) -
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}.")
+
+
 @dataclass(frozen=True)
 class Settings:
     mongodb_url: str | None = None
@@ -60,6 +71,9 @@ class Settings:
     # bay lengths, and bays per aisle (None: the largest rack number among the bins).
     layout_aisle_spacing: float = 3.0
     layout_bays_per_aisle: int | None = None
+    # The Parse-compatible endpoint at /parse and the application id its clients must send.
+    parse_enabled: bool = True
+    parse_app_id: str = "warehouse"
     # Cheap argon2 parameters: only the test suite sets this, never the environment.
     fast_password_hashing: bool = field(default=False, repr=False)
 
@@ -80,6 +94,8 @@ class Settings:
             graphiql=graphiql_flag or not production,
             layout_aisle_spacing=_number(env, "LAYOUT_AISLE_SPACING", 3.0, 1000.0),
             layout_bays_per_aisle=_int(env, "LAYOUT_BAYS_PER_AISLE", 0, 1, 1_000_000) or None,
+            parse_enabled=_flag(env, "PARSE_ENABLED", True),
+            parse_app_id=env.get("PARSE_APP_ID") or "warehouse",
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
