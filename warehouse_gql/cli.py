@@ -6,16 +6,17 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import logging
 import os
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from warehouse_gql import __version__, logs
 from warehouse_gql.settings import Settings, SettingsError
 
 
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="warehouse-gql", description="A self-hostable GraphQL API for a warehouse floor."
     )
+    parser.add_argument("--version", action="version", version=f"warehouse-gql {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the GraphQL server")
@@ -160,15 +162,17 @@ def serve(settings: Settings) -> None:
             print(f"warehouse-gql: embedded database in {settings.data_dir.resolve()}", flush=True)
         if settings.workers > 1:
             os.environ["MONGODB_URL"] = url
-            uvicorn.run(
-                "warehouse_gql.app:app_from_env",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                workers=settings.workers,
-                log_level="info",
-                ws_per_message_deflate=False,
-            )
+            # The workers write their metrics to one directory, so any worker's /metrics sums
+            # them all (live/metrics.py); a fresh one per run, gone when serve ends.
+            metrics_dir = None
+            if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                metrics_dir = tempfile.TemporaryDirectory(prefix="warehouse-gql-metrics-")
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+            try:
+                _run_workers(settings)
+            finally:
+                if metrics_dir is not None:
+                    metrics_dir.cleanup()
         else:
             # No permessage-deflate: events are small, and a compressor per connection would
             # cost more memory than the subscription itself (docs/BENCHMARKS.md).
@@ -177,8 +181,26 @@ def serve(settings: Settings) -> None:
                 host=settings.host,
                 port=settings.port,
                 log_level="info",
+                log_config=None,
+                access_log=False,
                 ws_per_message_deflate=False,
             )
+
+
+def _run_workers(settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "warehouse_gql.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+        ws_per_message_deflate=False,
+    )
 
 
 def _password(given: str | None) -> str:
@@ -240,9 +262,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(os.environ.get("LOG_FORMAT", "json").lower())
     try:
         if args.command == "export-schema":
             from warehouse_gql.api.graphql.schema import export_sdl

@@ -27,6 +27,8 @@ class Context:
     # Filled from the connection_init payload on WebSockets.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
+    # The root field that runs, set by the OperationLabel extension (metrics and logs).
+    operation: str = field(default="-", init=False)
     # Stops this WebSocket's session tracking; set when a connection is accepted.
     on_close: Callable[[], None] | None = field(default=None, init=False)
     _user: asyncio.Future[User | None] | None = field(default=None, init=False)
@@ -59,6 +61,14 @@ class Context:
         """The user found when a WebSocket connected: kept for the connection's life."""
         self._user = asyncio.get_running_loop().create_future()
         self._user.set_result(user)
+
+    def known_user_id(self) -> str | None:
+        """The caller's id if it has been looked up already (for logs; never looks it up)."""
+        found = self._user
+        if found is None or not found.done() or found.exception() is not None:
+            return None
+        user = found.result()
+        return None if user is None else user.id
 
     async def user(self) -> User | None:
         """The caller, looked up once per request (concurrent resolvers share the lookup)."""
