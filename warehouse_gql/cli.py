@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from warehouse_gql import __version__, logs
 from warehouse_gql.settings import Settings, SettingsError
@@ -101,26 +101,21 @@ def _first_line(exc: BaseException) -> str:
 
 def require_answers(url: str) -> None:
     """Fail with one line unless the database at `url` answers a ping (within 5s by default)."""
-    from pymongo import MongoClient
-    from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+    from warehouse_gql.store.errors import UnusableDatabase
+    from warehouse_gql.store.errors import require_answers as ping
 
     where = redact(url)
-    # A serverSelectionTimeoutMS in the URL wins over the default wait.
-    timeout: dict[str, Any] = (
-        {} if "serverselectiontimeoutms=" in url.lower() else {"serverSelectionTimeoutMS": 5000}
-    )
     try:
-        with MongoClient[dict[str, object]](url, **timeout) as client:
-            client.admin.command("ping")
-    except ServerSelectionTimeoutError:
-        raise CommandError(
-            f"The database at {where} does not answer: check MONGODB_URL and that MongoDB runs."
-        ) from None
-    except OperationFailure as exc:
-        raise CommandError(
-            f"The database at {where} rejected the connection: {_first_line(exc)}"
-        ) from None
-    except (PyMongoError, ValueError, TypeError) as exc:
+        ping(url)
+    except UnusableDatabase as exc:
+        if exc.reason == "unreachable":
+            raise CommandError(
+                f"The database at {where} does not answer: check MONGODB_URL and that MongoDB runs."
+            ) from None
+        if exc.reason == "rejected":
+            raise CommandError(
+                f"The database at {where} rejected the connection: {_first_line(exc)}"
+            ) from None
         raise CommandError(f"Cannot use the database at {where}: {_first_line(exc)}") from None
 
 
@@ -217,14 +212,14 @@ def _password(given: str | None) -> str:
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> None:
-    from pymongo.errors import PyMongoError
-
     from warehouse_gql.app import mongo_client
     from warehouse_gql.domain.access import Role
     from warehouse_gql.domain.errors import WarehouseError
     from warehouse_gql.services import accounts
     from warehouse_gql.services.passwords import Passwords
+    from warehouse_gql.store import migrations
     from warehouse_gql.store.database import Database
+    from warehouse_gql.store.errors import DatabaseError
 
     password = _password(args.password)
 
@@ -232,7 +227,7 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
         client = mongo_client(url)
         try:
             db = Database(client, settings.mongodb_db)
-            await db.ensure_indexes()
+            await migrations.prepare(db)
             user = await accounts.create_user(
                 db,
                 Passwords(),
@@ -250,7 +245,7 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
             print(asyncio.run(run(url)))
         except WarehouseError as exc:
             raise CommandError(exc.message) from None
-        except PyMongoError as exc:
+        except DatabaseError as exc:
             raise CommandError(
                 f"The database at {redact(url)} failed: {_first_line(exc)}"
             ) from None
