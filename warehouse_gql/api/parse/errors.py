@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from warehouse_gql.domain.errors import Forbidden, WarehouseError
+from warehouse_gql.domain.errors import Forbidden, ServiceUnavailable, WarehouseError
+from warehouse_gql.store.errors import is_unreachable
 
 log = logging.getLogger("warehouse_gql.errors")
 
@@ -97,6 +98,9 @@ def translate(exc: BaseException, request_id: str) -> ParseError:
     """Any exception of a request as a ParseError; unexpected ones are logged and masked."""
     if isinstance(exc, ParseError):
         return exc
+    if is_unreachable(exc):
+        log.warning("request %s: database unreachable: %s", request_id, exc)
+        exc = ServiceUnavailable()
     if isinstance(exc, WarehouseError):
         status, code = CODES.get(exc.code, (400, VALIDATION_ERROR))
         if exc.code == "CONFLICT" and "already" in exc.message:
