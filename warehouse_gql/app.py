@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from warehouse_gql import logs
 from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources, bearer_token
+from warehouse_gql.api.parse.door import ParseDoor
 from warehouse_gql.api.rest import docs
 from warehouse_gql.api.rest.app import RestApi
 from warehouse_gql.live import metrics
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
     mongodb_url = settings.mongodb_url
     view = GraphQLView(settings)
     rest = RestApi()
+    parse = ParseDoor(settings)
     # Opened by each run of the lifespan; /readyz asks it whether Redis answers.
     redis_backend: ResilientRedisBackend | None = None
 
@@ -85,7 +87,7 @@ def create_app(settings: Settings) -> Starlette:
             events = EventBus(broadcast)
             await events.start()
             stack.push_async_callback(events.stop)
-            view.resources = rest.resources = Resources(
+            view.resources = rest.resources = parse.resources = Resources(
                 db=db,
                 events=events,
                 passwords=Passwords(fast=settings.fast_password_hashing),
@@ -93,7 +95,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             log.info("warehouse-gql ready (database %s)", settings.mongodb_db)
             yield
-            view.resources = rest.resources = None
+            view.resources = rest.resources = parse.resources = None
 
     async def dashboard(request: Request) -> FileResponse:
         return FileResponse(
@@ -158,6 +160,8 @@ def create_app(settings: Settings) -> Starlette:
             WebSocketRoute("/graphql", view),
             Mount("/api/v1", rest),
             *docs.routes(),
+            # PARSE_ENABLED=false: no /parse route at all, so every /parse path is a 404.
+            *(parse.routes() if settings.parse_enabled else []),
             Route("/", dashboard),
             Mount("/assets", StaticFiles(directory=DASHBOARD), name="assets"),
         ],

@@ -108,7 +108,9 @@ class SessionCache:
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """What the sessions collection keys a token by. Parse's `r:` (revocable session) prefix,
+    which /parse puts on the tokens it hands out, is ignored: one session works on every API."""
+    return hashlib.sha256(token.removeprefix("r:").encode()).hexdigest()
 
 
 async def create_user(
