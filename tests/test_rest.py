@@ -15,6 +15,8 @@ import warehouse_gql.store.items
 from tests import given
 from tests.conftest import Account, GraphQLClient, unique
 from warehouse_gql.api.http import Resources
+from warehouse_gql.api.rest.problems import refusal
+from warehouse_gql.domain.errors import PayloadTooLarge, RateLimited
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -583,3 +585,70 @@ async def test_a_manager_changes_a_role_with_if_match(
     )
     assert changed.status_code == 200 and changed.json()["role"] == "PICKER"
     assert (await http.get(f"{API}/bins?limit=1", headers=auth(someone))).status_code == 200
+
+
+def test_a_refusal_before_the_door_is_a_problem_with_the_request_id() -> None:
+    scope = {"type": "http", "path": "/api/v1/bins", "headers": [(b"x-request-id", b"req-413")]}
+    status, headers, body = refusal(PayloadTooLarge(1024), scope)
+    assert status == 413
+    assert dict(headers)[b"content-type"] == b"application/problem+json"
+    assert json.loads(body) == {
+        "type": "urn:warehouse-gql:problem:PAYLOAD_TOO_LARGE",
+        "title": "Request Entity Too Large",
+        "status": 413,
+        "detail": "The request is larger than the limit of 1024 bytes.",
+        "code": "PAYLOAD_TOO_LARGE",
+        "requestId": "req-413",
+    }
+    limited, limited_headers, _ = refusal(RateLimited("Slow down.", retry_after=7), scope)
+    assert limited == 429 and dict(limited_headers)[b"retry-after"] == b"7"
+
+
+async def test_every_graphql_create_and_update_returns_the_times_a_later_read_returns(
+    gql: GraphQLClient, manager: Account
+) -> None:
+    times = "id createdAt updatedAt"
+    bin = await given.bin(gql, manager.token)
+    made = await gql.ok(
+        f"mutation($i: CreateItemInput!) {{ createItem(input: $i) {{ {times} sku }} }}",
+        {"i": {"name": "W", "sku": unique("SKU"), "binId": bin["id"], "quantity": 9}},
+        manager.token,
+    )
+    item = made["createItem"]
+    adjusted = await gql.ok(
+        f'mutation($id: ID!) {{ adjustItemQuantity(id: $id, delta: 1, reason: "r") {{ {times} }} }}',
+        {"id": item["id"]},
+        manager.token,
+    )
+    read = await gql.ok(
+        f"query($id: ID!) {{ item(id: $id) {{ {times} }} }}", {"id": item["id"]}, manager.token
+    )
+    assert adjusted["adjustItemQuantity"] == read["item"]
+
+    placed = await gql.ok(
+        f"mutation($i: CreateOrderInput!) {{ createOrder(input: $i) {{ {times} }} }}",
+        {"i": {"customerName": "Ada", "items": [{"sku": item["sku"], "quantity": 2}]}},
+        manager.token,
+    )
+    order_id = placed["createOrder"]["id"]
+    fulfilled = await gql.ok(
+        f"mutation($id: ID!) {{ fulfillOrder(id: $id) {{ {times} }} }}",
+        {"id": order_id},
+        manager.token,
+    )
+    shipped = await gql.ok(
+        f"mutation($i: CreateShipmentInput!) {{ createShipment(input: $i) {{ {times} }} }}",
+        {"i": {"orderId": order_id, "carrier": "DHL", "trackingNumber": unique("JD")}},
+        manager.token,
+    )
+    order_read = await gql.ok(
+        f"query($id: ID!) {{ order(id: $id) {{ {times} }} }}", {"id": order_id}, manager.token
+    )
+    shipment_read = await gql.ok(
+        f"query($id: ID!) {{ shipment(id: $id) {{ {times} }} }}",
+        {"id": shipped["createShipment"]["id"]},
+        manager.token,
+    )
+    assert placed["createOrder"]["createdAt"] == order_read["order"]["createdAt"]
+    assert fulfilled["fulfillOrder"]["createdAt"] == order_read["order"]["createdAt"]
+    assert shipped["createShipment"] == shipment_read["shipment"]

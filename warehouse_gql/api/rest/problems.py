@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from pydantic import Field
 
-from warehouse_gql.api.http import HTTP_STATUS
+from warehouse_gql.api.http import HTTP_STATUS, request_id
 from warehouse_gql.api.rest.endpoints import Resource
 from warehouse_gql.domain.errors import CODES, RateLimited, Unauthenticated, WarehouseError
 
@@ -99,4 +101,25 @@ def unexpected(exc: BaseException, request_id: str, where: str) -> tuple[int, by
         "INTERNAL_SERVER_ERROR",
         f"Something went wrong on our side; quote request id {request_id} when reporting it.",
         request_id,
+    )
+
+
+def refusal(
+    error: WarehouseError, scope: Mapping[str, Any]
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A request refused before it reached the door (by the body-size limit or the deadline of
+    the middleware every door shares), answered as /api/v1 answers everything: a problem."""
+    header = next(
+        (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), None
+    )
+    rid = request_id(header)
+    status, body, headers = from_error(error, rid)
+    return (
+        status,
+        [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"x-request-id", rid.encode()),
+            *((k.encode(), v.encode()) for k, v in headers.items()),
+        ],
+        body,
     )
