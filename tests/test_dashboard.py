@@ -212,7 +212,7 @@ def test_every_dashboard_file_is_package_data_so_a_wheel_ships_it() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     globs = pyproject["tool"]["setuptools"]["package-data"]["warehouse_gql"]
     web = ROOT / "warehouse_gql" / "web"
-    files = [path.relative_to(web.parent) for path in web.iterdir()]
+    files = [path.relative_to(web.parent) for path in web.rglob("*") if path.is_file()]
     assert files
     unshipped = [str(f) for f in files if not any(fnmatch.fnmatch(str(f), g) for g in globs)]
     assert not unshipped, f"add these to [tool.setuptools.package-data]: {unshipped}"

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from warehouse_gql.domain import accounts as rules
+from warehouse_gql.domain import preconditions
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.errors import NotFound, Unauthenticated
 from warehouse_gql.domain.models import User
+from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import RoleChanged, SessionRevoked
 from warehouse_gql.services.passwords import Passwords
@@ -106,7 +108,9 @@ class SessionCache:
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """What the sessions collection keys a token by. Parse's `r:` (revocable session) prefix,
+    which /parse puts on the tokens it hands out, is ignored: one session works on every API."""
+    return hashlib.sha256(token.removeprefix("r:").encode()).hexdigest()
 
 
 async def create_user(
@@ -189,8 +193,16 @@ async def set_user_role(
     role: Role,
     events: EventBus | None = None,
     cache: SessionCache | None = None,
+    precondition: Precondition | None = None,
 ) -> User:
     oid = require_id(user_id, "user")
+    if precondition is not None:
+        current = await store.get_user(db, oid)
+        if current is None:
+            raise NotFound("user", user_id)
+        # Not in a transaction: a role change racing this one between the read and the write
+        # wins or loses as without If-Match; both callers set a role the matrix allowed.
+        preconditions.check(precondition, current)
     updated = await store.set_role(db, oid, role)
     if updated is None:
         raise NotFound("user", user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -12,6 +12,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import Conflict, InsufficientStock, NotFound
 from warehouse_gql.domain.models import Bin, Item, Movement
 from warehouse_gql.store.database import Database, Document, page
@@ -41,7 +42,7 @@ def _sku_in_bin_taken(sku: str, location: str) -> Conflict:
 async def insert_item(
     db: Database, session: AsyncClientSession, *, name: str, sku: str, bin: Bin, quantity: int
 ) -> Item:
-    now = datetime.now(UTC)
+    now = clock.now()
     doc: Document = {
         "name": name,
         "sku": sku,
@@ -77,7 +78,7 @@ async def change_quantity(
     guard: Document = {"quantity": {"$gte": -delta}} if delta < 0 else {}
     result = await db.items.update_one(
         {"_id": item_id, **guard},
-        {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": datetime.now(UTC)}},
+        {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": clock.now()}},
         session=session,
     )
     current = await require_item(db, item_id, session)
@@ -90,7 +91,7 @@ async def add_to_bin(
     db: Database, session: AsyncClientSession, *, sku: str, name: str, bin: Bin, delta: int
 ) -> Item:
     """Put `delta` units of a sku into a bin, creating its item there when it has none."""
-    now = datetime.now(UTC)
+    now = clock.now()
     await db.items.update_one(
         {"sku": sku, "binId": ObjectId(bin.id)},
         {
@@ -109,7 +110,7 @@ async def add_to_bin(
 async def rename(db: Database, session: AsyncClientSession, item_id: ObjectId, name: str) -> Item:
     result = await db.items.update_one(
         {"_id": item_id},
-        {"$set": {"name": name, "updatedAt": datetime.now(UTC)}, "$inc": {"revision": 1}},
+        {"$set": {"name": name, "updatedAt": clock.now()}, "$inc": {"revision": 1}},
         session=session,
     )
     if result.matched_count == 0:
@@ -237,7 +238,7 @@ async def record_movement(
         "quantityAfter": item.quantity,
         "reason": reason,
         "userId": None if user_id is None else ObjectId(user_id),
-        "createdAt": datetime.now(UTC),
+        "createdAt": clock.now(),
     }
     if order_id is not None:
         doc["orderId"] = ObjectId(order_id)
