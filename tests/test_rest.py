@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -652,3 +653,39 @@ async def test_every_graphql_create_and_update_returns_the_times_a_later_read_re
     assert placed["createOrder"]["createdAt"] == order_read["order"]["createdAt"]
     assert fulfilled["fulfillOrder"]["createdAt"] == order_read["order"]["createdAt"]
     assert shipped["createShipment"] == shipment_read["shipment"]
+
+
+async def test_an_area_can_answer_with_a_stream_of_its_own_and_the_document_says_so(
+    resources: Resources, manager: Account
+) -> None:
+    from starlette.responses import StreamingResponse
+
+    from warehouse_gql.api.rest.app import RestApi
+    from warehouse_gql.api.rest.endpoints import Call, Endpoints, Reply
+
+    area = Endpoints("feed", "A stream.")
+
+    @area.route(
+        "GET", "/ticks", operation_id="ticks", summary="Ticks", media_type="text/event-stream"
+    )
+    async def ticks(call: Call) -> Reply:
+        await call.authorize("readOrders")
+
+        async def events() -> AsyncIterator[bytes]:
+            for n in range(3):
+                yield f"id: {n}\ndata: tick\n\n".encode()
+
+        return Reply(raw=StreamingResponse(events(), media_type="text/event-stream"))
+
+    api = RestApi((area,))
+    api.resources = resources
+    operation = api.document["paths"]["/ticks"]["get"]
+    assert operation["responses"]["200"]["content"] == {
+        "text/event-stream": {"schema": {"type": "string"}}
+    }
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://t") as c:
+        refused = await c.get("/ticks")
+        problem(refused, 401, "UNAUTHENTICATED")
+        streamed = await c.get("/ticks", headers=auth(manager))
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.text.count("data: tick") == 3

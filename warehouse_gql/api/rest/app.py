@@ -30,7 +30,8 @@ from warehouse_gql.api.rest.openapi import build_document
 from warehouse_gql.domain.errors import ServiceUnavailable, WarehouseError
 from warehouse_gql.store.errors import is_unreachable
 
-# The areas, in the order of the document. The change feed adds its own Endpoints here.
+# The areas, in the order of the document. The change feed's module (api/rest/changes.py)
+# declares its routes with an Endpoints of its own and is added here like the others.
 AREAS: tuple[Endpoints, ...] = (accounts.routes, inventory.routes, orders.routes, floor.routes)
 JSON = "application/json"
 DEFAULT_BODY_LIMIT = 1 << 20
@@ -129,13 +130,16 @@ class RestApi:
         except Exception as exc:
             response, code = error_response(exc, rid, endpoint.operation_id)
         else:
-            content = b"" if reply.body is None else dump(reply.body)
-            response = Response(
-                content,
-                reply.status,
-                reply.headers,
-                media_type=None if reply.status == 204 else JSON,
-            )
+            if reply.raw is not None:
+                response = reply.raw
+            else:
+                content = b"" if reply.body is None else dump(reply.body)
+                response = Response(
+                    content,
+                    reply.status,
+                    reply.headers,
+                    media_type=None if reply.status == 204 else JSON,
+                )
             response.headers["x-request-id"] = rid
             code = "OK"
         record_request(

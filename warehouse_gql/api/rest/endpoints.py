@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from starlette.requests import Request
+from starlette.responses import Response
 
 from warehouse_gql.api import http
 from warehouse_gql.api.http import Resources
@@ -80,11 +81,13 @@ class Query(BaseModel):
 
 @dataclass
 class Reply:
-    """What a handler answers: a resource (or none, for 204) and the headers that go with it."""
+    """What a handler answers: a resource (or none, for 204) and the headers that go with it;
+    or a ready response of its own (`raw`: a stream such as Server-Sent Events)."""
 
     body: BaseModel | None = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    raw: Response | None = None
 
 
 def etag(tag: str) -> str:
@@ -203,6 +206,8 @@ class Endpoint:
     link: bool = False
     idempotency_key: bool = False
     replay_status: int | None = None
+    # Another media type than JSON (e.g. text/event-stream): the handler answers `Reply.raw`.
+    media_type: str = "application/json"
 
 
 class Endpoints:

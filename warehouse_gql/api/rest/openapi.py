@@ -108,7 +108,9 @@ def _success(endpoint: Endpoint, status: int, description: str) -> dict[str, Any
         headers["Link"] = {"$ref": "#/components/headers/Link"}
     if headers:
         response["headers"] = headers
-    if endpoint.response is not None and status != 204:
+    if endpoint.media_type != "application/json" and status != 204:
+        response["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
+    elif endpoint.response is not None and status != 204:
         response["content"] = {
             "application/json": {"schema": {"$ref": REF.format(model=endpoint.response.__name__)}}
         }
