@@ -8,6 +8,7 @@ A failing test leaves `failure.png` and `console.txt` in its pytest temp dir. Se
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import fnmatch
 import os
@@ -636,3 +637,88 @@ async def test_a_customers_shipments_arrive_and_change_live_and_never_anothers(
     await floor.ok(DELIVER, {"id": created["createShipment"]["id"]}, manager)  # theirs
     await expect(page.locator("#shipments-table tbody tr")).to_have_count(1)
     await expect(page.locator("main")).not_to_contain_text(theirs)
+
+
+async def create_items_in_bulk(floor: Floor, manager: Account, count: int, prefix: str) -> None:
+    """`count` items of 1 unit in one bin: aliased createItem, 25 a request, 4 requests at once."""
+    bin_id = (
+        await floor.ok(
+            CREATE_BIN, {"i": {"location": unique("BULK"), "capacity": 1_000_000}}, manager
+        )
+    )["createBin"]["id"]
+
+    async def batch(start: int) -> None:
+        fields = " ".join(
+            f'i{n}: createItem(input: {{ name: "Bulk {n}", sku: "{prefix}-{n:05d}", '
+            f'binId: "{bin_id}", quantity: 1 }}) {{ id }}'
+            for n in range(start, min(start + 25, count))
+        )
+        await floor.ok(f"mutation {{ {fields} }}", {}, manager)
+
+    starts = list(range(0, count, 25))
+    for group in range(0, len(starts), 4):
+        await asyncio.gather(*(batch(s) for s in starts[group : group + 4]))
+
+
+# Long tasks (over 50 ms on the main thread), from the page's first moment on.
+LONG_TASKS = """
+window.longTasks = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) window.longTasks.push(entry.duration);
+}).observe({ type: "longtask", buffered: true });
+"""
+
+
+async def test_thousands_of_low_stock_events_at_once_keep_the_inventory_screen_responsive(
+    browser: Browser, settings: Settings, tmp_path: Path
+) -> None:
+    # The reported freeze: 2,051 items under the threshold, each an ENTER the moment the
+    # Inventory screen opens its lowStock live query.
+    server, resources = await serve_floor(settings, f"{settings.mongodb_db}_{unique('burst')}")
+    floor = Floor(server, resources)
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(20_000)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    try:
+        manager = await floor.account(Role.MANAGER)
+        prefix = unique("LOW").upper()
+        await create_items_in_bulk(floor, manager, 2051, prefix)
+        await page.add_init_script(LONG_TASKS)
+        events: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda _: events.append(1)))
+        await log_in(page, floor, manager)
+        await page.click('#nav a[data-screen="inventory"]')
+
+        # While the burst is being applied the page still takes input and answers it.
+        await page.fill("#inventory-search", f"{prefix}-0204")
+        await expect(page.locator("#inventory-count")).to_have_text(
+            f"Showing 10 of 10 stock records with a SKU starting {prefix}-0204, newest first."
+        )
+        await expect(page.locator("#low-stock-count")).to_have_text(
+            "2,051 items, the 100 lowest shown."
+        )
+        await expect(page.locator("#low-stock-list li")).to_have_count(100)  # capped
+        assert len(events) >= 2051  # every ENTER reached the page
+
+        await page.fill("#inventory-search", "")
+        await expect(page.locator("#inventory-count")).to_have_text(
+            "Showing 50 of 2,051 stock records, newest first."
+        )
+        await expect(page.locator("#inventory-more")).to_be_visible()
+        await page.click("#inventory-more")
+        await expect(page.locator("#inventory-table tbody tr")).to_have_count(100)
+
+        long_tasks: list[float] = await page.evaluate("window.longTasks")
+        # One render per frame: a handful of long tasks at most, none anywhere near a freeze.
+        print(f"long tasks: {len(long_tasks)}, longest {max(long_tasks, default=0):.0f} ms")
+        assert len(long_tasks) <= 40, long_tasks
+        assert max(long_tasks, default=0) < 2000, long_tasks
+    except BaseException:
+        await page.screenshot(path=tmp_path / "failure.png", full_page=True)
+        raise
+    finally:
+        await context.close()
+        await server.stop()
+    assert not problems, problems
