@@ -499,6 +499,8 @@ async def test_unknown_routes_are_404_and_wrong_methods_405_with_allow(
 ) -> None:
     problem(await http.get(f"{API}/warehouses", headers=auth(manager)), 404, "NOT_FOUND")
     problem(await http.get(f"{API}/bins/a/b/c"), 404, "NOT_FOUND")
+    problem(await http.post(f"{API}/orders/a%0Ab/fulfill", headers=auth(manager)), 404, "NOT_FOUND")
+    problem(await http.get(API), 404, "NOT_FOUND")
     wrong = await http.put(f"{API}/bins", json={}, headers=auth(manager))
     problem(wrong, 405, "BAD_USER_INPUT")
     assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
