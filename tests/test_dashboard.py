@@ -576,6 +576,10 @@ async def test_the_dashboard_reconnects_after_a_server_restart_and_rereads_what_
     await page.click("#login-form button[type=submit]")
     await page.click('#nav a[data-screen="inventory"]')
     await page.fill("#inventory-search", sku)
+    # The search runs on the server: wait for its answer, not the unfiltered first page.
+    await expect(page.locator("#inventory-count")).to_have_text(
+        f"Showing 1 of 1 stock record with a SKU starting {sku}, newest first."
+    )
     quantity = page.locator(f'#inventory-table tr[data-sku="{sku}"] .quantity')
     await expect(quantity).to_have_text("40")
     await expect(page.locator("#connection")).to_have_text("Live")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -147,11 +148,17 @@ async def stock_level(db: Database, sku: str) -> int:
 
 
 def _item_query(
-    sku: str | None, bin_id: ObjectId | None, max_quantity: int | None
+    sku: str | None,
+    bin_id: ObjectId | None,
+    max_quantity: int | None,
+    sku_prefix: str | None = None,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if sku is not None:
         query["sku"] = sku
+    elif sku_prefix:
+        # Anchored and case-sensitive, as skus are: a range scan of the (sku, binId) index.
+        query["sku"] = {"$regex": "^" + re.escape(sku_prefix)}
     if bin_id is not None:
         query["binId"] = bin_id
     if max_quantity is not None:
@@ -167,17 +174,28 @@ async def page_items(
     sku: str | None,
     bin_id: ObjectId | None,
     max_quantity: int | None,
+    sku_prefix: str | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[Item], bool]:
     docs, more = await page(
-        db.items, _item_query(sku, bin_id, max_quantity), first=first, after=after
+        db.items,
+        _item_query(sku, bin_id, max_quantity, sku_prefix),
+        first=first,
+        after=after,
+        newest_first=newest_first,
     )
     return [to_item(d) for d in docs], more
 
 
 async def count_items(
-    db: Database, *, sku: str | None, bin_id: ObjectId | None, max_quantity: int | None
+    db: Database,
+    *,
+    sku: str | None,
+    bin_id: ObjectId | None,
+    max_quantity: int | None,
+    sku_prefix: str | None = None,
 ) -> int:
-    return await db.items.count_documents(_item_query(sku, bin_id, max_quantity))
+    return await db.items.count_documents(_item_query(sku, bin_id, max_quantity, sku_prefix))
 
 
 # The ledger
@@ -227,16 +245,47 @@ async def record_movement(
     await db.movements.insert_one(doc, session=session)
 
 
+def _movement_query(
+    sku: str | None, item_id: ObjectId | None, bin_id: ObjectId | None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if sku is not None:
+        query["sku"] = sku
+    if item_id is not None:
+        query["itemId"] = item_id
+    if bin_id is not None:
+        query["binId"] = bin_id
+    return query
+
+
 async def page_movements(
-    db: Database, *, first: int, after: ObjectId | None, sku: str | None
+    db: Database,
+    *,
+    first: int,
+    after: ObjectId | None,
+    sku: str | None,
+    item_id: ObjectId | None = None,
+    bin_id: ObjectId | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[Movement], bool]:
-    query = {} if sku is None else {"sku": sku}
-    docs, more = await page(db.movements, query, first=first, after=after)
+    docs, more = await page(
+        db.movements,
+        _movement_query(sku, item_id, bin_id),
+        first=first,
+        after=after,
+        newest_first=newest_first,
+    )
     return [to_movement(d) for d in docs], more
 
 
-async def count_movements(db: Database, *, sku: str | None) -> int:
-    return await db.movements.count_documents({} if sku is None else {"sku": sku})
+async def count_movements(
+    db: Database,
+    *,
+    sku: str | None,
+    item_id: ObjectId | None = None,
+    bin_id: ObjectId | None = None,
+) -> int:
+    return await db.movements.count_documents(_movement_query(sku, item_id, bin_id))
 
 
 async def low_stock(db: Database, *, threshold: int, sku: str | None) -> list[Item]:

@@ -108,8 +108,15 @@ async def page_orders(
     after: ObjectId | None,
     status: OrderStatus | None,
     owner: str | None,
+    newest_first: bool = False,
 ) -> tuple[list[Order], bool]:
-    docs, more = await page(db.orders, _order_query(status, owner), first=first, after=after)
+    docs, more = await page(
+        db.orders,
+        _order_query(status, owner),
+        first=first,
+        after=after,
+        newest_first=newest_first,
+    )
     return [to_order(d) for d in docs], more
 
 
@@ -238,9 +245,14 @@ async def page_shipments(
     order_id: ObjectId | None,
     status: ShipmentStatus | None,
     owner: str | None,
+    newest_first: bool = False,
 ) -> tuple[list[Shipment], bool]:
     docs, more = await page(
-        db.shipments, _shipment_query(order_id, status, owner), first=first, after=after
+        db.shipments,
+        _shipment_query(order_id, status, owner),
+        first=first,
+        after=after,
+        newest_first=newest_first,
     )
     return [to_shipment(d) for d in docs], more
 

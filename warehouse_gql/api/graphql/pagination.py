@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
@@ -13,7 +13,21 @@ from warehouse_gql.store.ids import DocumentId, parse_id
 
 T = TypeVar("T")
 
-__all__ = ["Connection", "check_first", "connection", "decode_cursor", "encode_cursor"]
+__all__ = [
+    "NEWEST_FIRST",
+    "Connection",
+    "check_first",
+    "connection",
+    "decode_cursor",
+    "encode_cursor",
+]
+
+# The optional reverse order of every list whose screens show the latest first; cursors work
+# the same way in both directions.
+NEWEST_FIRST = Annotated[
+    bool | None,
+    strawberry.argument(description="Newest first instead of oldest first (null: false)."),
+]
 
 
 def decode_cursor(cursor: str | None) -> DocumentId | None:
