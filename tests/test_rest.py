@@ -499,6 +499,8 @@ async def test_unknown_routes_are_404_and_wrong_methods_405_with_allow(
 ) -> None:
     problem(await http.get(f"{API}/warehouses", headers=auth(manager)), 404, "NOT_FOUND")
     problem(await http.get(f"{API}/bins/a/b/c"), 404, "NOT_FOUND")
+    problem(await http.post(f"{API}/orders/a%0Ab/fulfill", headers=auth(manager)), 404, "NOT_FOUND")
+    problem(await http.get(API), 404, "NOT_FOUND")
     wrong = await http.put(f"{API}/bins", json={}, headers=auth(manager))
     problem(wrong, 405, "BAD_USER_INPUT")
     assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
@@ -689,3 +691,32 @@ async def test_an_area_can_answer_with_a_stream_of_its_own_and_the_document_says
         streamed = await c.get("/ticks", headers=auth(manager))
     assert streamed.headers["content-type"].startswith("text/event-stream")
     assert streamed.text.count("data: tick") == 3
+
+
+async def test_two_concurrent_role_changes_with_one_if_match_let_exactly_one_through(
+    http: httpx.AsyncClient, manager: Account, resources: Resources
+) -> None:
+    from tests.conftest import make_account
+    from warehouse_gql.domain.access import Role
+
+    someone = await make_account(resources, Role.CUSTOMER)
+    users = await http.get(f"{API}/users?limit=100", headers=auth(manager))
+    assert users.status_code == 200
+    fresh = await http.patch(
+        f"{API}/users/{someone.id}", json={"role": "CUSTOMER"}, headers=auth(manager)
+    )
+    tag = fresh.headers["etag"]
+    responses = await asyncio.gather(
+        *(
+            http.patch(
+                f"{API}/users/{someone.id}",
+                json={"role": role},
+                headers={**auth(manager), "If-Match": tag},
+            )
+            for role in ("PICKER", "MANAGER")
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 412]
+    winner = next(r for r in responses if r.status_code == 200).json()["role"]
+    doc = await resources.db.users.find_one({"_id": ObjectId(someone.id)})
+    assert doc is not None and doc["role"] == winner

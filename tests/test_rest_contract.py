@@ -99,9 +99,11 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
         f"{live.server.http_url}/api/v1/openapi.json",
         "--checks",
         "not_a_server_error,status_code_conformance,content_type_conformance,"
-        "response_headers_conformance,response_schema_conformance",
+        "response_headers_conformance,response_schema_conformance,"
+        "unsupported_method,allow_header_conformance,negative_data_rejection,"
+        "use_after_free,ensure_resource_availability",
         "--phases",
-        "examples,coverage,fuzzing",
+        "examples,coverage,fuzzing,stateful",
         "--max-examples",
         "8",
         "--workers",

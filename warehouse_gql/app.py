@@ -25,7 +25,7 @@ from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources, bearer_token
 from warehouse_gql.api.parse.door import ParseDoor
 from warehouse_gql.api.rest import docs
-from warehouse_gql.api.rest.app import RestApi
+from warehouse_gql.api.rest.app import RestApi, RestMount
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
@@ -158,7 +158,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics_page),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
-            Mount("/api/v1", rest),
+            RestMount("/api/v1", rest),
             *docs.routes(),
             # PARSE_ENABLED=false: no /parse route at all, so every /parse path is a 404.
             *(parse.routes() if settings.parse_enabled else []),

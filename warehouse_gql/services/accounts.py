@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from warehouse_gql.domain import accounts as rules
 from warehouse_gql.domain import preconditions
 from warehouse_gql.domain.access import Role
-from warehouse_gql.domain.errors import NotFound, Unauthenticated
+from warehouse_gql.domain.errors import NotFound, PreconditionFailed, Unauthenticated
 from warehouse_gql.domain.models import User
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
@@ -200,10 +200,15 @@ async def set_user_role(
         current = await store.get_user(db, oid)
         if current is None:
             raise NotFound("user", user_id)
-        # Not in a transaction: a role change racing this one between the read and the write
-        # wins or loses as without If-Match; both callers set a role the matrix allowed.
         preconditions.check(precondition, current)
-    updated = await store.set_role(db, oid, role)
+        # Compare-and-set on the state just checked: a write in between makes this one fail.
+        if not await store.set_role_if_unchanged(db, oid, role, updated_at=current.updated_at):
+            raise PreconditionFailed()
+    updated = (
+        await store.set_role(db, oid, role)
+        if precondition is None
+        else await store.get_user(db, oid)
+    )
     if updated is None:
         raise NotFound("user", user_id)
     # The new role counts from the user's next request, on every process.

@@ -76,6 +76,17 @@ async def set_role(db: Database, user_id: ObjectId, role: Role) -> User | None:
     return await get_user(db, user_id)
 
 
+async def set_role_if_unchanged(
+    db: Database, user_id: ObjectId, role: Role, *, updated_at: datetime
+) -> bool:
+    """Set the role only if the user was not written since `updated_at` (compare-and-set)."""
+    result = await db.users.update_one(
+        {"_id": user_id, "updatedAt": updated_at},
+        {"$set": {"role": role.value, "updatedAt": clock.now()}},
+    )
+    return result.matched_count == 1
+
+
 async def page_users(
     db: Database, *, first: int, after: ObjectId | None
 ) -> tuple[list[User], bool]:

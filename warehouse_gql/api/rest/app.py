@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from warehouse_gql.api.http import Resources, record_request, request_id
@@ -56,6 +56,27 @@ def error_response(exc: BaseException, rid: str, where: str) -> tuple[Response, 
         return _problem(status, body, rid, headers), exc.code
     status, body = problems.unexpected(exc, rid, where)
     return _problem(status, body, rid), "INTERNAL_SERVER_ERROR"
+
+
+class RestMount(Mount):
+    """Mounts the door at its prefix for every path under it. Starlette's Mount matches with
+    a regex whose `.` stops at a newline, so `/api/v1/orders/a%0Ab` would fall through to the
+    app's plain-text 404; under /api/v1 every answer must be a problem."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] not in ("http", "websocket"):
+            return Match.NONE, {}
+        root_path = scope.get("root_path", "")
+        path: str = scope["path"]
+        route_path = path[len(root_path) :] if root_path and path.startswith(root_path) else path
+        if route_path != self.path and not route_path.startswith(self.path + "/"):
+            return Match.NONE, {}
+        return Match.FULL, {
+            "path_params": dict(scope.get("path_params", {})),
+            "app_root_path": scope.get("app_root_path", root_path),
+            "root_path": root_path + self.path,
+            "endpoint": self.app,
+        }
 
 
 class RestApi:
