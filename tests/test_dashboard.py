@@ -857,7 +857,7 @@ async def test_a_manager_moves_renames_counts_edits_and_deletes_stock_and_reads_
         await page.get_by_role("button", name="WID-BLUE in B-07-2: details").click()
         await panel.locator(".move-form [name=to]").fill("A-01-1")
         await panel.get_by_role("button", name="Move").click()  # all 30 back
-        await expect(panel.locator(".item-facts")).to_contain_text("0 units in bin B-07-2")
+        await expect(panel.locator(".item-facts")).to_contain_text(": 0 units in bin B-07-2")
         await panel.get_by_role("button", name="Delete item").click()
         await panel.get_by_role("button", name="Yes, delete WID-BLUE from B-07-2").click()
         await expect(page.locator("#item-detail")).to_contain_text(
