@@ -720,3 +720,12 @@ async def test_two_concurrent_role_changes_with_one_if_match_let_exactly_one_thr
     winner = next(r for r in responses if r.status_code == 200).json()["role"]
     doc = await resources.db.users.find_one({"_id": ObjectId(someone.id)})
     assert doc is not None and doc["role"] == winner
+
+
+async def test_head_answers_with_the_status_and_etag_of_get(
+    http: httpx.AsyncClient, manager: Account
+) -> None:
+    created = await new_bin(http, manager)
+    head = await http.head(created.headers["location"], headers=auth(manager))
+    assert head.status_code == 200
+    assert head.headers["etag"] == created.headers["etag"]
