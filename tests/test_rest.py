@@ -729,3 +729,16 @@ async def test_head_answers_with_the_status_and_etag_of_get(
     head = await http.head(created.headers["location"], headers=auth(manager))
     assert head.status_code == 200
     assert head.headers["etag"] == created.headers["etag"]
+
+
+async def test_if_none_match_with_the_current_etag_is_304_and_a_change_makes_it_200(
+    http: httpx.AsyncClient, manager: Account
+) -> None:
+    created = await new_bin(http, manager)
+    path, tag = created.headers["location"], created.headers["etag"]
+    cached = await http.get(path, headers={**auth(manager), "If-None-Match": tag})
+    assert cached.status_code == 304 and cached.content == b""
+    assert cached.headers["etag"] == tag
+    await http.patch(path, json={"capacity": 7}, headers=auth(manager))
+    changed = await http.get(path, headers={**auth(manager), "If-None-Match": tag})
+    assert changed.status_code == 200 and changed.json()["capacity"] == 7
