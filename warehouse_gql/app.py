@@ -12,13 +12,14 @@ from broadcaster import Broadcast
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from warehouse_gql.api.graphql.view import GraphQLView
-from warehouse_gql.api.http import Resources
+from warehouse_gql.api.graphql.view import GraphQLView, graphql_refusal
+from warehouse_gql.api.http import RequestGuard, Resources
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords
@@ -109,7 +110,7 @@ def create_app(settings: Settings) -> Starlette:
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -118,8 +119,19 @@ def create_app(settings: Settings) -> Starlette:
             Route("/", dashboard),
             Mount("/assets", StaticFiles(directory=DASHBOARD), name="assets"),
         ],
+        # Every door shares the size limit, the deadline and cancellation when the client
+        # leaves; each answers a refusal in its own shape.
+        middleware=[
+            Middleware(
+                RequestGuard,
+                max_body_bytes=settings.max_body_bytes,
+                timeout=settings.request_timeout_s,
+                refusals={"/graphql": graphql_refusal},
+            )
+        ],
         lifespan=lifespan,
     )
+    return app
 
 
 def app_from_env() -> Starlette:

@@ -41,7 +41,7 @@ def translate(error: GraphQLError, request_id: str) -> GraphQLError:
         log.warning("request %s: database unreachable: %s", request_id, original)
         original = ServiceUnavailable()
     if isinstance(original, WarehouseError):
-        extensions: dict[str, Any] = {"code": original.code}
+        extensions: dict[str, Any] = {"code": original.code, **original.details()}
         field = getattr(original, "field", None)
         if field:
             extensions["field"] = field
