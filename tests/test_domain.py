@@ -308,3 +308,57 @@ def test_low_stock_transitions(
 def test_a_created_event_never_counts_as_previously_matching() -> None:
     # Even if a previous quantity slipped in, a new item can only ENTER.
     assert low_stock_transition(changed(ChangeKind.CREATED, 1, 1), threshold=5) is LiveKind.ENTER
+
+
+# Names people read
+
+
+@pytest.mark.parametrize(
+    "name", ["Blue\x00widget", "Blue\nwidget", "tab\there", "bell\x07", "del\x7f", "rtl\u202egod"]
+)
+def test_a_name_with_nul_or_control_characters_is_refused_naming_the_field(name: str) -> None:
+    with pytest.raises(BadUserInput) as caught:
+        stock.clean_name(name)
+    assert caught.value.field == "name"
+    assert "control characters" in caught.value.message
+
+
+def test_a_name_with_emoji_and_their_joiners_is_kept() -> None:
+    assert (
+        stock.clean_name("  Box 📦 of 👩\u200d🔧 tools ✔\ufe0f ")
+        == "Box 📦 of 👩\u200d🔧 tools ✔\ufe0f"
+    )
+
+
+def test_a_customer_name_with_a_nul_is_refused() -> None:
+    with pytest.raises(BadUserInput) as caught:
+        orders.clean_customer_name("ACME\x00Ltd")
+    assert caught.value.field == "customerName"
+
+
+def test_an_order_transition_message_says_an_order_and_a_shipment_says_a_shipment() -> None:
+    assert InvalidTransition("order", "SHIPPED", "CANCELLED").message == (
+        "An order that is SHIPPED cannot become CANCELLED."
+    )
+    assert InvalidTransition("shipment", "DELIVERED", "IN_TRANSIT").message == (
+        "A shipment that is DELIVERED cannot become IN_TRANSIT."
+    )
+
+
+def test_a_version_tag_changes_with_every_committed_change_of_a_record() -> None:
+    from datetime import UTC, datetime
+
+    from warehouse_gql.domain.errors import PreconditionFailed
+    from warehouse_gql.domain.models import Bin, Order
+    from warehouse_gql.domain.orders import OrderStatus
+    from warehouse_gql.domain.preconditions import Precondition, version_tag
+
+    at = datetime(2026, 5, 24, 10, 15, 30, 123000, tzinfo=UTC)
+    bin = Bin("b", "A-1-1", 10, 0, at, at, version=3)
+    assert version_tag(bin) == "v3"
+    order = Order("o", "Ada", (), OrderStatus.PENDING, "u", (), at, at)
+    assert version_tag(order) == "t1779617730123"
+    Precondition(frozenset({"v3"})).check(bin)
+    Precondition(frozenset({"*"})).check(order)
+    with pytest.raises(PreconditionFailed):
+        Precondition(frozenset({"v2", "t1"})).check(bin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +67,35 @@ def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     return proxies
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}.")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """CORS_ORIGINS: comma-separated origins (scheme://host[:port]), or * for any."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+            raise SettingsError(
+                f"CORS_ORIGINS entries must look like https://host[:port] or *, got {origin!r}."
+            )
+    return origins
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (env.get(name) or default).lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}.")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     mongodb_url: str | None = None
@@ -96,6 +126,15 @@ class Settings:
     # bay lengths, and bays per aisle (None: the largest rack number among the bins).
     layout_aisle_spacing: float = 3.0
     layout_bays_per_aisle: int | None = None
+    # The Parse-compatible endpoint at /parse and the application id its clients must send.
+    parse_enabled: bool = True
+    parse_app_id: str = "warehouse"
+    # Browser origins allowed to call the API from other sites (CORS), e.g. https://ops.example.com.
+    cors_origins: tuple[str, ...] = ()
+    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: str | None = field(default=None, repr=False)
+    # "json" (one object per line, the default) or "text" for people at a terminal.
+    log_format: str = "json"
     # Cheap argon2 parameters: only the test suite sets this, never the environment.
     fast_password_hashing: bool = field(default=False, repr=False)
 
@@ -123,6 +162,11 @@ class Settings:
             trusted_proxies=_proxies(env),
             request_timeout_s=_number(env, "REQUEST_TIMEOUT_S", 10.0, 3600.0),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
+            parse_enabled=_flag(env, "PARSE_ENABLED", True),
+            parse_app_id=env.get("PARSE_APP_ID") or "warehouse",
+            cors_origins=_origins(env.get("CORS_ORIGINS", "")),
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -30,6 +30,8 @@ COMMIT_TIMEOUT_MS = 2000
 T = TypeVar("T")
 Document = dict[str, Any]
 Collection = AsyncCollection[Document]
+# What a transaction's closure receives: every read and write inside it goes through this.
+Session = AsyncClientSession
 
 FREE_CAPACITY_INDEX = "bins_by_free_capacity"
 
@@ -49,7 +51,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(
             [("freeCapacity", ASCENDING), ("locationKey", ASCENDING)], name=FREE_CAPACITY_INDEX
         ),
-        # The layout: distinct aisles and the largest rack (see store/layout.py).
+        # The layout: distinct aisles and the largest rack (see bins.floor_extent).
         IndexModel([("aisle", ASCENDING)], name="bins_by_aisle", sparse=True),
         IndexModel([("rack", ASCENDING)], name="bins_by_rack", sparse=True),
     ],
@@ -61,6 +63,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "movements": [
         IndexModel([("sku", ASCENDING), ("_id", ASCENDING)], name="movements_by_sku"),
         IndexModel([("itemId", ASCENDING), ("_id", ASCENDING)], name="movements_by_item"),
+        # A bin's history, newest first: the same index read backwards.
+        IndexModel([("binId", ASCENDING), ("_id", ASCENDING)], name="movements_by_bin"),
         IndexModel([("orderId", ASCENDING)], name="movements_by_order", sparse=True),
         # The slotting report: fulfilment picks in a time window.
         IndexModel([("reason", ASCENDING), ("createdAt", ASCENDING)], name="movements_by_reason"),
@@ -112,16 +116,6 @@ class Database:
         self._retry_lane = asyncio.Lock()
         # Test hook: called between the steps of multi-step writes (see services.orders).
         self.fault_injector: Callable[[str], Awaitable[None]] | None = None
-
-    async def ensure_indexes(self) -> None:
-        """Create every index and bring older documents up to date; idempotent, so every
-        process runs it at start-up."""
-        # Imported here: the bins module builds on this one.
-        from warehouse_gql.store.bins import backfill_slots
-
-        for name, models in INDEXES.items():
-            await self.db[name].create_indexes(models)
-        await backfill_slots(self)
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")
@@ -200,10 +194,13 @@ async def page(
     *,
     first: int,
     after: ObjectId | None,
+    newest_first: bool = False,
 ) -> tuple[list[Document], bool]:
-    """A keyset page in creation order: `first` documents after the cursor, and whether more follow."""
+    """A keyset page in creation order (or its reverse): `first` documents after the cursor,
+    and whether more follow. Every (filter field, _id) index serves both directions."""
     filt = dict(query)
     if after is not None:
-        filt["_id"] = {"$gt": after}
-    docs = await collection.find(filt).sort("_id", ASCENDING).limit(first + 1).to_list()
+        filt["_id"] = {"$lt" if newest_first else "$gt": after}
+    direction = DESCENDING if newest_first else ASCENDING
+    docs = await collection.find(filt).sort("_id", direction).limit(first + 1).to_list()
     return docs[:first], len(docs) > first

@@ -10,10 +10,9 @@ from typing import Any
 import strawberry
 
 from warehouse_gql.api.graphql.loaders import Loaders
-from warehouse_gql.api.http import Resources, bearer_token
+from warehouse_gql.api.http import Resources, authenticate, bearer_token
 from warehouse_gql.domain.models import User
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.services import accounts
 from warehouse_gql.store.database import Database
 
 
@@ -29,6 +28,8 @@ class Context:
     # Filled from the connection_init payload on WebSockets.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
+    # The root field that runs, set by the OperationLabel extension (metrics and logs).
+    operation: str = field(default="-", init=False)
     # Stops this WebSocket's session tracking; set when a connection is accepted.
     on_close: Callable[[], None] | None = field(default=None, init=False)
     _user: asyncio.Future[User | None] | None = field(default=None, init=False)
@@ -62,17 +63,21 @@ class Context:
         self._user = asyncio.get_running_loop().create_future()
         self._user.set_result(user)
 
+    def known_user_id(self) -> str | None:
+        """The caller's id if it has been looked up already (for logs; never looks it up)."""
+        found = self._user
+        if found is None or not found.done() or found.exception() is not None:
+            return None
+        user = found.result()
+        return None if user is None else user.id
+
     async def user(self) -> User | None:
         """The caller, looked up once per request (concurrent resolvers share the lookup)."""
         if self._user is None:
             self._user = asyncio.get_running_loop().create_future()
             token = self.session_token()
             try:
-                found = (
-                    None
-                    if token is None
-                    else await accounts.authenticate(self.db, token, self.resources.session_cache)
-                )
+                found = await authenticate(self.resources, token)
             except BaseException as exc:
                 self._user.set_exception(exc)
                 self._user = None

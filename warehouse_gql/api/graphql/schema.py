@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 import strawberry
@@ -29,10 +29,12 @@ from warehouse_gql.api.graphql.inventory.mutations import InventoryMutation
 from warehouse_gql.api.graphql.inventory.queries import InventoryQuery
 from warehouse_gql.api.graphql.inventory.subscriptions import InventorySubscription
 from warehouse_gql.api.graphql.limits import OperationLimits
+from warehouse_gql.api.graphql.observability import OperationLabel
 from warehouse_gql.api.graphql.orders.mutations import OrdersMutation
 from warehouse_gql.api.graphql.orders.queries import OrdersQuery
 from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
 from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
+from warehouse_gql.live import metrics
 from warehouse_gql.settings import Settings
 
 Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery))
@@ -89,8 +91,9 @@ class WarehouseSchema(strawberry.Schema):
             except Exception:
                 key = None  # unauthenticated or unreachable: the operation reports it itself
         if key is None:
-            return await start()
-        return self.shared_streams.join(key, start)
+            results = await start()
+            return _counted(results) if hasattr(results, "__aiter__") else results
+        return _counted(self.shared_streams.join(key, start))
 
     async def _coded_stream(
         self,
@@ -129,6 +132,19 @@ class WarehouseSchema(strawberry.Schema):
         return coded()
 
 
+async def _counted(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """A subscription's results, counted in `warehouse_subscriptions` while it runs."""
+    metrics.SUBSCRIPTIONS.inc()
+    try:
+        async for result in results:
+            yield result
+    finally:
+        metrics.SUBSCRIPTIONS.dec()
+        close = getattr(results, "aclose", None)
+        if close is not None:
+            await close()
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # The limiters' validation rules are classes made per limiter instance: made per operation
@@ -139,6 +155,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Factories: Strawberry builds each extension per operation; the parser and validation
     # caches live at module level, so they survive across requests.
     extensions: list[Any] = [
+        OperationLabel,
         ErrorCodes,
         lambda: AddValidationRules(list(limits)),
         lambda: ParserCache(maxsize=1024),
