@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -452,3 +453,60 @@ async def test_an_operation_past_the_deadline_is_cancelled_with_service_unavaila
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert "1 seconds" in error["message"]
     assert slow_stock_level.is_set()
+
+
+# Production mode
+
+
+async def test_production_errors_suggest_no_field_names(settings: Settings) -> None:
+    typo = '{ bins(frist: 1) { totalCount } stockLevl(sku: "X") }'
+    production = dataclasses.replace(settings, production=True, graphiql=False)
+    answers = {}
+    for name, variant in (("development", settings), ("production", production)):
+        app = create_app(variant)
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                body = (await post(http, typo)).json()
+        answers[name] = [e["message"] for e in body["errors"]]
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+    assert any("Did you mean" in m for m in answers["development"])
+    assert len(answers["production"]) == len(answers["development"]) == 2
+    assert not any("Did you mean" in m or "stockLevel" in m for m in answers["production"])
+    assert any("stockLevl" in m for m in answers["production"])
+
+
+def test_warehouse_env_is_exactly_production_or_development() -> None:
+    from warehouse_gql.settings import SettingsError
+
+    assert Settings.from_env({"WAREHOUSE_ENV": "production"}).production
+    assert not Settings.from_env({"WAREHOUSE_ENV": "development"}).production
+    assert not Settings.from_env({}).production
+    for wrong in ("prod", "Production", "dev", "staging"):
+        with pytest.raises(SettingsError, match="WAREHOUSE_ENV must be production or development"):
+            Settings.from_env({"WAREHOUSE_ENV": wrong})
+
+
+def test_serve_refuses_an_unknown_warehouse_env_with_one_line(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WAREHOUSE_ENV": "prod"}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("warehouse-gql")),
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "warehouse-gql: WAREHOUSE_ENV must be production or development, got 'prod'."
+    ]
+    assert not list(tmp_path.iterdir())  # nothing was started

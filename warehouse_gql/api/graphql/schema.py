@@ -48,6 +48,8 @@ class WarehouseSchema(strawberry.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.shared_streams = SharedStreams()
+        # Production: error messages suggest no field, argument or value names.
+        self.hide_suggestions = False
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -124,7 +126,10 @@ class WarehouseSchema(strawberry.Schema):
                     result: Any = item
                     errors = getattr(result, "errors", None)
                     if errors:
-                        result.errors = [translate(e, request_id) for e in errors]
+                        result.errors = [
+                            translate(e, request_id, hide_suggestions=self.hide_suggestions)
+                            for e in errors
+                        ]
                     yield result
             finally:
                 await results.aclose()
@@ -165,9 +170,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.graphiql:
         extensions.append(DisableIntrospection)
-    return WarehouseSchema(
+    schema = WarehouseSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
+    schema.hide_suggestions = settings.production
+    return schema
 
 
 def export_sdl() -> str:

@@ -116,6 +116,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.resources: Resources | None = None
         self.encoded_results = EncodedResults()
+        self.hide_suggestions = settings.production
 
     def encode_json(self, data: object) -> str | bytes:
         if (
@@ -233,7 +234,10 @@ class GraphQLView(GraphQL[Context, None]):
         if result.errors:
             # Parse errors end the operation before extensions see a result: code them here.
             request_id = getattr(request.state, "request_id", "-")
-            result.errors = [translate(e, request_id) for e in result.errors]
+            result.errors = [
+                translate(e, request_id, hide_suggestions=self.hide_suggestions)
+                for e in result.errors
+            ]
             first = result.errors[0].extensions or {}
             request.state.code = first.get("code", "INTERNAL_SERVER_ERROR")
         body = process_result(result)
