@@ -720,3 +720,25 @@ async def test_two_concurrent_role_changes_with_one_if_match_let_exactly_one_thr
     winner = next(r for r in responses if r.status_code == 200).json()["role"]
     doc = await resources.db.users.find_one({"_id": ObjectId(someone.id)})
     assert doc is not None and doc["role"] == winner
+
+
+async def test_head_answers_with_the_status_and_etag_of_get(
+    http: httpx.AsyncClient, manager: Account
+) -> None:
+    created = await new_bin(http, manager)
+    head = await http.head(created.headers["location"], headers=auth(manager))
+    assert head.status_code == 200
+    assert head.headers["etag"] == created.headers["etag"]
+
+
+async def test_if_none_match_with_the_current_etag_is_304_and_a_change_makes_it_200(
+    http: httpx.AsyncClient, manager: Account
+) -> None:
+    created = await new_bin(http, manager)
+    path, tag = created.headers["location"], created.headers["etag"]
+    cached = await http.get(path, headers={**auth(manager), "If-None-Match": tag})
+    assert cached.status_code == 304 and cached.content == b""
+    assert cached.headers["etag"] == tag
+    await http.patch(path, json={"capacity": 7}, headers=auth(manager))
+    changed = await http.get(path, headers={**auth(manager), "If-None-Match": tag})
+    assert changed.status_code == 200 and changed.json()["capacity"] == 7

@@ -21,6 +21,7 @@ from warehouse_gql.api.rest.endpoints import (
     Endpoint,
     Endpoints,
     NotJson,
+    Reply,
     dump,
     parse_body,
     parse_query,
@@ -56,6 +57,16 @@ def error_response(exc: BaseException, rid: str, where: str) -> tuple[Response, 
         return _problem(status, body, rid, headers), exc.code
     status, body = problems.unexpected(exc, rid, where)
     return _problem(status, body, rid), "INTERNAL_SERVER_ERROR"
+
+
+def not_modified(request: Request, reply: Reply) -> bool:
+    """A GET whose `If-None-Match` names the current ETag: the client's copy is current."""
+    tag = reply.headers.get("etag")
+    wanted = request.headers.get("if-none-match")
+    if request.method not in ("GET", "HEAD") or tag is None or wanted is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+    return "*" in tags or tag in tags
 
 
 class RestMount(Mount):
@@ -153,6 +164,8 @@ class RestApi:
         else:
             if reply.raw is not None:
                 response = reply.raw
+            elif not_modified(request, reply):
+                response = Response(status_code=304, headers={"etag": reply.headers["etag"]})
             else:
                 content = b"" if reply.body is None else dump(reply.body)
                 response = Response(

@@ -159,6 +159,8 @@ def _operation(endpoint: Endpoint, query_schemas: dict[str, Any]) -> dict[str, A
         parameters += _query_parameters(query_schemas[endpoint.query.__name__])
     if endpoint.if_match:
         parameters.append({"$ref": "#/components/parameters/IfMatch"})
+    if endpoint.method == "GET" and endpoint.etag:
+        parameters.append({"$ref": "#/components/parameters/IfNoneMatch"})
     if endpoint.idempotency_key:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
     if parameters:
@@ -175,6 +177,11 @@ def _operation(endpoint: Endpoint, query_schemas: dict[str, Any]) -> dict[str, A
             endpoint, endpoint.status, HTTPStatus(endpoint.status).phrase
         )
     }
+    if endpoint.method == "GET" and endpoint.etag:
+        responses["304"] = {
+            "description": "Not Modified: `If-None-Match` names the current ETag.",
+            "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+        }
     if endpoint.replay_status is not None:
         responses[str(endpoint.replay_status)] = _success(
             endpoint, endpoint.replay_status, "A repeat of an Idempotency-Key: the first order."
@@ -241,6 +248,13 @@ def build_document(areas: Sequence[Endpoints], *, version: str = API_VERSION) ->
                 }
             },
             "parameters": {
+                "IfNoneMatch": {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "The ETag of the copy you hold: 304 with no body while it is current.",
+                    "schema": {"type": "string", "examples": ['"v3"']},
+                },
                 "IfMatch": {
                     "name": "If-Match",
                     "in": "header",
