@@ -152,6 +152,7 @@ async def make_account(resources: Resources, role: Role) -> Account:
     )
     session = await accounts.log_in(
         resources.db,
+        resources.events,
         resources.passwords,
         username=username,
         password=password,

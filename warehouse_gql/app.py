@@ -73,7 +73,7 @@ def create_app(settings: Settings) -> Starlette:
                 broadcast = Broadcast("memory://")
             await broadcast.connect()
             stack.push_async_callback(broadcast.disconnect)
-            events = EventBus(broadcast)
+            events = EventBus(broadcast, queue_size=settings.max_queued_events)
             await events.start()
             stack.push_async_callback(events.stop)
             view.resources = Resources(

@@ -4,10 +4,9 @@ request ids, and the error-code -> HTTP status table. Nothing here knows GraphQL
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.services import accounts
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
 from warehouse_gql.store.database import Database
@@ -40,11 +39,6 @@ class Resources:
     events: EventBus
     passwords: Passwords
     settings: Settings
-    session_cache: accounts.SessionCache = field(default_factory=accounts.SessionCache)
-
-    def __post_init__(self) -> None:
-        # logOut and role changes reach every process through the bus: forget them here too.
-        self.events.session_listeners.append(self.session_cache.forget)
 
 
 def bearer_token(value: object) -> str | None:

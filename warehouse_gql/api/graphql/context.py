@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,8 @@ from warehouse_gql.api.graphql.loaders import Loaders
 from warehouse_gql.api.http import Resources, bearer_token
 from warehouse_gql.domain.models import User
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.services import accounts
+from warehouse_gql.live.sessions import OpenSocket
+from warehouse_gql.services import sessions
 from warehouse_gql.store.database import Database
 
 
@@ -27,8 +27,9 @@ class Context:
     # Filled from the connection_init payload on WebSockets.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
-    # Stops this WebSocket's session tracking; set when a connection is accepted.
-    on_close: Callable[[], None] | None = field(default=None, init=False)
+    # A WebSocket's session and the user it acts for now; set when the connection is accepted,
+    # kept current by every message and by every change to the user's sessions or role.
+    socket: OpenSocket | None = field(default=None, init=False)
     _user: asyncio.Future[User | None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -55,13 +56,20 @@ class Context:
         each event (item.bin, shipment.order) must be read as of that event, not from a cache."""
         self.loaders = Loaders(self.resources.db)
 
-    def remember_user(self, user: User) -> None:
-        """The user found when a WebSocket connected: kept for the connection's life."""
-        self._user = asyncio.get_running_loop().create_future()
-        self._user.set_result(user)
+    @classmethod
+    def acting_as(cls, resources: Resources, user: User, request_id: str) -> Context:
+        """A context that reads as `user` sees, for one shared subscription stream whose
+        members all see the same records (api/graphql/shared_streams.py)."""
+        context = cls(resources=resources, request_id=request_id, token=None)
+        context._user = asyncio.get_running_loop().create_future()
+        context._user.set_result(user)
+        return context
 
     async def user(self) -> User | None:
-        """The caller, looked up once per request (concurrent resolvers share the lookup)."""
+        """The caller: on a WebSocket the socket's user as of now; over HTTP looked up once
+        per request (concurrent resolvers share the lookup)."""
+        if self.socket is not None:
+            return self.socket.user
         if self._user is None:
             self._user = asyncio.get_running_loop().create_future()
             token = self.session_token()
@@ -69,7 +77,7 @@ class Context:
                 found = (
                     None
                     if token is None
-                    else await accounts.authenticate(self.db, token, self.resources.session_cache)
+                    else await sessions.authenticate(self.db, self.events, token=token)
                 )
             except BaseException as exc:
                 self._user.set_exception(exc)

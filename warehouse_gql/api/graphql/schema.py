@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
@@ -22,6 +24,7 @@ from strawberry.types.graphql import OperationType
 
 from warehouse_gql.api.graphql.accounts.mutations import AccountsMutation
 from warehouse_gql.api.graphql.accounts.queries import AccountsQuery
+from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.errors import ErrorCodes, translate
 from warehouse_gql.api.graphql.floor.mutations import FloorMutation
 from warehouse_gql.api.graphql.floor.queries import FloorQuery
@@ -32,6 +35,7 @@ from warehouse_gql.api.graphql.orders.mutations import OrdersMutation
 from warehouse_gql.api.graphql.orders.queries import OrdersQuery
 from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
 from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
+from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.settings import Settings
 
 Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery))
@@ -53,6 +57,26 @@ class WarehouseSchema(strawberry.Schema):
         # errors (a short stock, a wrong password) are answers, not incidents.
         return None
 
+    async def subscribe(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> Any:
+        """The legacy graphql-ws protocol starts every operation here, queries and mutations
+        included (subscriptions-transport-ws ran them all): one result, then complete."""
+        return await self.stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+        )
+
     async def stream(
         self,
         query: str | None,
@@ -63,17 +87,18 @@ class WarehouseSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
-        """Streamed results (subscriptions over WebSockets) get the same error codes as queries.
+        """Streamed results (operations over WebSockets) get the same error codes as queries.
 
         Identical subscriptions of callers who may see the same records share one execution
-        (see api/graphql/shared_streams.py).
+        (see api/graphql/shared_streams.py); each member's socket still gates its own events.
         """
+        context = context_value
 
         async def start() -> Any:
             return await self._coded_stream(
                 query,
                 variable_values,
-                context_value,
+                context,
                 root_value,
                 operation_name,
                 operation_extensions,
@@ -81,15 +106,25 @@ class WarehouseSchema(strawberry.Schema):
             )
 
         key = None
+        user = None
         user_of = getattr(context_value, "user", None)
         if query is not None and user_of is not None:
             try:
-                key = group_key(query, variable_values, operation_name, await user_of())
+                user = await user_of()
+                key = group_key(query, variable_values, operation_name, user)
             except Exception:
                 key = None  # unauthenticated or unreachable: the operation reports it itself
-        if key is None:
-            return await start()
-        return self.shared_streams.join(key, start)
+        if key is None or user is None or not isinstance(context_value, Context):
+            results = await start()
+        else:
+            # The group's one execution reads as this user sees now; members whose role later
+            # changes are ended by their own socket, never the others' stream.
+            context = Context.acting_as(context_value.resources, user, context_value.request_id)
+            results = self.shared_streams.join(key, start)
+        socket = getattr(context_value, "socket", None)
+        if socket is None or not hasattr(results, "__aiter__"):
+            return results
+        return _gated(results, socket)
 
     async def _coded_stream(
         self,
@@ -126,6 +161,20 @@ class WarehouseSchema(strawberry.Schema):
                 await results.aclose()
 
         return coded()
+
+
+async def _gated(results: Any, socket: OpenSocket) -> AsyncGenerator[Any, None]:
+    """A socket's results, each held back while the socket re-reads its session after a
+    change (live/sessions.py), so none goes out under a role the user no longer has."""
+    try:
+        async for result in results:
+            checking = socket.checking
+            if checking is not None:
+                await asyncio.shield(checking)
+            yield result
+    finally:
+        with contextlib.suppress(Exception):
+            await results.aclose()
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
