@@ -362,3 +362,14 @@ def test_an_unreachable_database_ends_a_command_with_one_line_naming_it_without_
     assert "s3cret" not in line and "alice" not in line, line
     assert time.monotonic() - started < 30, "the short serverSelectionTimeoutMS was ignored"
     assert not data_dir.exists(), "it started the embedded database despite MONGODB_URL"
+
+
+def test_version_prints_the_installed_version_and_exits_zero(tmp_path: Path) -> None:
+    from warehouse_gql import __version__
+
+    result = run(["--version"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"warehouse-gql {__version__}"
+    from importlib.metadata import version
+
+    assert version("warehouse-gql") == __version__

@@ -308,3 +308,38 @@ def test_low_stock_transitions(
 def test_a_created_event_never_counts_as_previously_matching() -> None:
     # Even if a previous quantity slipped in, a new item can only ENTER.
     assert low_stock_transition(changed(ChangeKind.CREATED, 1, 1), threshold=5) is LiveKind.ENTER
+
+
+# Names people read
+
+
+@pytest.mark.parametrize(
+    "name", ["Blue\x00widget", "Blue\nwidget", "tab\there", "bell\x07", "del\x7f", "rtl\u202egod"]
+)
+def test_a_name_with_nul_or_control_characters_is_refused_naming_the_field(name: str) -> None:
+    with pytest.raises(BadUserInput) as caught:
+        stock.clean_name(name)
+    assert caught.value.field == "name"
+    assert "control characters" in caught.value.message
+
+
+def test_a_name_with_emoji_and_their_joiners_is_kept() -> None:
+    assert (
+        stock.clean_name("  Box 📦 of 👩\u200d🔧 tools ✔\ufe0f ")
+        == "Box 📦 of 👩\u200d🔧 tools ✔\ufe0f"
+    )
+
+
+def test_a_customer_name_with_a_nul_is_refused() -> None:
+    with pytest.raises(BadUserInput) as caught:
+        orders.clean_customer_name("ACME\x00Ltd")
+    assert caught.value.field == "customerName"
+
+
+def test_an_order_transition_message_says_an_order_and_a_shipment_says_a_shipment() -> None:
+    assert InvalidTransition("order", "SHIPPED", "CANCELLED").message == (
+        "An order that is SHIPPED cannot become CANCELLED."
+    )
+    assert InvalidTransition("shipment", "DELIVERED", "IN_TRANSIT").message == (
+        "A shipment that is DELIVERED cannot become IN_TRANSIT."
+    )

@@ -3,6 +3,7 @@ serves the dashboard's static files at /."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,17 +13,22 @@ from broadcaster import Broadcast
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from warehouse_gql import logs
 from warehouse_gql.api.graphql.view import GraphQLView
-from warehouse_gql.api.http import Resources
+from warehouse_gql.api.http import Resources, bearer_token
+from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
+from warehouse_gql.store import migrations
 from warehouse_gql.store.database import Database, Document
 
 log = logging.getLogger(__name__)
@@ -65,7 +71,7 @@ def create_app(settings: Settings) -> Starlette:
             client = mongo_client(mongodb_url)
             stack.push_async_callback(client.close)
             db = Database(client, settings.mongodb_db)
-            await db.ensure_indexes()
+            await migrations.prepare(db)
             if settings.redis_url:
                 redis_backend = ResilientRedisBackend(settings.redis_url)
                 broadcast = Broadcast(backend=redis_backend)
@@ -106,13 +112,45 @@ def create_app(settings: Settings) -> Starlette:
             checks["mongodb"] = f"unavailable: {type(exc).__name__}"
         if redis_backend is not None:
             checks["redis"] = "ok" if redis_backend.connected else "unavailable"
+        for dependency, state in checks.items():
+            metrics.DEPENDENCY_UP.labels(dependency).set(1 if state == "ok" else 0)
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
+    async def metrics_page(request: Request) -> Response:
+        if settings.metrics_token is not None:
+            given = bearer_token(request.headers.get("authorization")) or ""
+            if not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
+                return JSONResponse(
+                    {"error": "Send the metrics token as Authorization: Bearer <token>."},
+                    status_code=401,
+                    headers={"www-authenticate": 'Bearer realm="metrics"'},
+                )
+        # A scrape also refreshes warehouse_dependency_up, so it is current without /readyz.
+        await readyz(request)
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    middleware = []
+    if settings.cors_origins:
+        # Browser clients on other origins: credentials are bearer tokens, never cookies.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["authorization", "content-type", "x-request-id", "if-match"],
+                expose_headers=["x-request-id", "etag", "retry-after"],
+                max_age=600,
+            )
+        )
+
     return Starlette(
+        middleware=middleware,
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_page),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             Route("/", dashboard),
@@ -123,5 +161,8 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def app_from_env() -> Starlette:
-    """The app factory for `uvicorn --factory` and multi-worker serving."""
-    return create_app(Settings.from_env())
+    """The app factory for `uvicorn --factory` and multi-worker serving (each worker is a fresh
+    process: it sets up its own log lines)."""
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    return create_app(settings)

@@ -6,16 +6,17 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import logging
 import os
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from warehouse_gql import __version__, logs
 from warehouse_gql.settings import Settings, SettingsError
 
 
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="warehouse-gql", description="A self-hostable GraphQL API for a warehouse floor."
     )
+    parser.add_argument("--version", action="version", version=f"warehouse-gql {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the GraphQL server")
@@ -99,26 +101,21 @@ def _first_line(exc: BaseException) -> str:
 
 def require_answers(url: str) -> None:
     """Fail with one line unless the database at `url` answers a ping (within 5s by default)."""
-    from pymongo import MongoClient
-    from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+    from warehouse_gql.store.errors import UnusableDatabase
+    from warehouse_gql.store.errors import require_answers as ping
 
     where = redact(url)
-    # A serverSelectionTimeoutMS in the URL wins over the default wait.
-    timeout: dict[str, Any] = (
-        {} if "serverselectiontimeoutms=" in url.lower() else {"serverSelectionTimeoutMS": 5000}
-    )
     try:
-        with MongoClient[dict[str, object]](url, **timeout) as client:
-            client.admin.command("ping")
-    except ServerSelectionTimeoutError:
-        raise CommandError(
-            f"The database at {where} does not answer: check MONGODB_URL and that MongoDB runs."
-        ) from None
-    except OperationFailure as exc:
-        raise CommandError(
-            f"The database at {where} rejected the connection: {_first_line(exc)}"
-        ) from None
-    except (PyMongoError, ValueError, TypeError) as exc:
+        ping(url)
+    except UnusableDatabase as exc:
+        if exc.reason == "unreachable":
+            raise CommandError(
+                f"The database at {where} does not answer: check MONGODB_URL and that MongoDB runs."
+            ) from None
+        if exc.reason == "rejected":
+            raise CommandError(
+                f"The database at {where} rejected the connection: {_first_line(exc)}"
+            ) from None
         raise CommandError(f"Cannot use the database at {where}: {_first_line(exc)}") from None
 
 
@@ -160,15 +157,17 @@ def serve(settings: Settings) -> None:
             print(f"warehouse-gql: embedded database in {settings.data_dir.resolve()}", flush=True)
         if settings.workers > 1:
             os.environ["MONGODB_URL"] = url
-            uvicorn.run(
-                "warehouse_gql.app:app_from_env",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                workers=settings.workers,
-                log_level="info",
-                ws_per_message_deflate=False,
-            )
+            # The workers write their metrics to one directory, so any worker's /metrics sums
+            # them all (live/metrics.py); a fresh one per run, gone when serve ends.
+            metrics_dir = None
+            if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                metrics_dir = tempfile.TemporaryDirectory(prefix="warehouse-gql-metrics-")
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+            try:
+                _run_workers(settings)
+            finally:
+                if metrics_dir is not None:
+                    metrics_dir.cleanup()
         else:
             # No permessage-deflate: events are small, and a compressor per connection would
             # cost more memory than the subscription itself (docs/BENCHMARKS.md).
@@ -177,8 +176,26 @@ def serve(settings: Settings) -> None:
                 host=settings.host,
                 port=settings.port,
                 log_level="info",
+                log_config=None,
+                access_log=False,
                 ws_per_message_deflate=False,
             )
+
+
+def _run_workers(settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "warehouse_gql.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+        ws_per_message_deflate=False,
+    )
 
 
 def _password(given: str | None) -> str:
@@ -195,14 +212,14 @@ def _password(given: str | None) -> str:
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> None:
-    from pymongo.errors import PyMongoError
-
     from warehouse_gql.app import mongo_client
     from warehouse_gql.domain.access import Role
     from warehouse_gql.domain.errors import WarehouseError
     from warehouse_gql.services import accounts
     from warehouse_gql.services.passwords import Passwords
+    from warehouse_gql.store import migrations
     from warehouse_gql.store.database import Database
+    from warehouse_gql.store.errors import DatabaseError
 
     password = _password(args.password)
 
@@ -210,7 +227,7 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
         client = mongo_client(url)
         try:
             db = Database(client, settings.mongodb_db)
-            await db.ensure_indexes()
+            await migrations.prepare(db)
             user = await accounts.create_user(
                 db,
                 Passwords(),
@@ -228,7 +245,7 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
             print(asyncio.run(run(url)))
         except WarehouseError as exc:
             raise CommandError(exc.message) from None
-        except PyMongoError as exc:
+        except DatabaseError as exc:
             raise CommandError(
                 f"The database at {redact(url)} failed: {_first_line(exc)}"
             ) from None
@@ -240,9 +257,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(os.environ.get("LOG_FORMAT", "json").lower())
     try:
         if args.command == "export-schema":
             from warehouse_gql.api.graphql.schema import export_sdl

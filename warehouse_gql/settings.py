@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +40,24 @@ def _number(env: Mapping[str, str], name: str, default: float, maximum: float) -
     return value
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """CORS_ORIGINS: comma-separated origins (scheme://host[:port]), or * for any."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+            raise SettingsError(
+                f"CORS_ORIGINS entries must look like https://host[:port] or *, got {origin!r}."
+            )
+    return origins
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (env.get(name) or default).lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}.")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     mongodb_url: str | None = None
@@ -66,6 +85,12 @@ class Settings:
     # bay lengths, and bays per aisle (None: the largest rack number among the bins).
     layout_aisle_spacing: float = 3.0
     layout_bays_per_aisle: int | None = None
+    # Browser origins allowed to call the API from other sites (CORS), e.g. https://ops.example.com.
+    cors_origins: tuple[str, ...] = ()
+    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: str | None = field(default=None, repr=False)
+    # "json" (one object per line, the default) or "text" for people at a terminal.
+    log_format: str = "json"
     # Cheap argon2 parameters: only the test suite sets this, never the environment.
     fast_password_hashing: bool = field(default=False, repr=False)
 
@@ -90,6 +115,9 @@ class Settings:
             max_queued_events=_int(env, "MAX_QUEUED_EVENTS", 1000, 1, 1_000_000),
             layout_aisle_spacing=_number(env, "LAYOUT_AISLE_SPACING", 3.0, 1000.0),
             layout_bays_per_aisle=_int(env, "LAYOUT_BAYS_PER_AISLE", 0, 1, 1_000_000) or None,
+            cors_origins=_origins(env.get("CORS_ORIGINS", "")),
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings

@@ -3,13 +3,17 @@ request ids, and the error-code -> HTTP status table. Nothing here knows GraphQL
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
+from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
 from warehouse_gql.store.database import Database
+
+request_log = logging.getLogger("warehouse_gql.requests")
 
 # SPEC "REST API": the HTTP status of each error code, for every door that speaks plain HTTP.
 HTTP_STATUS: dict[str, int] = {
@@ -53,3 +57,37 @@ def bearer_token(value: object) -> str | None:
 def request_id(header: str | None) -> str:
     """The caller's `X-Request-Id` (at most 64 characters), or a new one."""
     return (header or uuid.uuid4().hex[:16])[:64]
+
+
+def record_request(
+    *,
+    door: str,
+    operation: str,
+    code: str,
+    duration: float,
+    request_id: str,
+    user_id: str | None,
+    status: int | None = None,
+) -> None:
+    """The one record of an answered request, for every door: its metrics and its log line.
+
+    `operation` must come from the server's own names (a root field, a route), never from the
+    caller's text: it is a metric label, and labels must stay few.
+    """
+    metrics.REQUESTS.labels(door, operation, code).inc()
+    metrics.REQUEST_DURATION.labels(door, operation).observe(duration)
+    request_log.info(
+        "%s %s %s",
+        door,
+        operation,
+        code,
+        extra={
+            "request_id": request_id,
+            "user_id": user_id,
+            "door": door,
+            "operation": operation,
+            "code": code,
+            "status": status,
+            "duration_ms": round(duration * 1000, 3),
+        },
+    )

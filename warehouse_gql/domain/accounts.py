@@ -6,6 +6,7 @@ import hashlib
 import re
 
 from warehouse_gql.domain.errors import BadUserInput
+from warehouse_gql.domain.inventory import printable
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{3,64}")
 # Deliberately plain: one @, a dot in the domain, no spaces. Delivery is what proves an address.
@@ -28,7 +29,7 @@ def check_username(username: str) -> str:
 
 
 def check_email(email: str) -> str:
-    cleaned = email.strip()
+    cleaned = printable(email.strip(), "email")
     if len(cleaned) > MAX_EMAIL or not EMAIL_PATTERN.fullmatch(cleaned):
         raise BadUserInput(f"email {cleaned!r} is not a valid address.", field="email")
     return cleaned

@@ -25,6 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
+def article(noun: str) -> str:
+    """ "An" before a vowel sound ("An order"), "A" otherwise ("A shipment")."""
+    return "An" if noun[:1].lower() in "aeiou" else "A"
+
+
 class WarehouseError(Exception):
     code = "INTERNAL_SERVER_ERROR"
 
@@ -104,7 +109,7 @@ class InvalidTransition(WarehouseError):
     code = "INVALID_TRANSITION"
 
     def __init__(self, kind: str, current: str, target: str) -> None:
-        super().__init__(f"A {kind} that is {current} cannot become {target}.")
+        super().__init__(f"{article(kind)} {kind} that is {current} cannot become {target}.")
         self.kind = kind
         self.current = current
         self.target = target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -16,9 +17,29 @@ MAX_REASON = 200
 SKU_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+# Bidirectional overrides and isolates: they make a name display as something it is not.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(value: str, field: str) -> str:
+    """Text a person can read: no NUL, control, separator or bidi-override characters.
+
+    Emoji stay, including their joiners (U+200D) and variation selectors.
+    """
+    for position, char in enumerate(value, start=1):
+        category = unicodedata.category(char)
+        if category in {"Cc", "Cs", "Co", "Cn", "Zl", "Zp"} or char in _BIDI_CONTROLS:
+            raise BadUserInput(
+                f"{field} must not contain control characters (U+{ord(char):04X} at position {position}).",
+                field=field,
+            )
+    return value
+
+
 def trimmed(value: str, field: str, limit: int) -> str:
-    """A required text field: surrounding white space dropped, then 1 to `limit` characters."""
-    cleaned = value.strip()
+    """A required text field: surrounding white space dropped, then 1 to `limit` printable
+    characters."""
+    cleaned = printable(value.strip(), field)
     if not 1 <= len(cleaned) <= limit:
         raise BadUserInput(
             f"{field} must be 1 to {limit} characters after trimming, got {len(cleaned)}.",

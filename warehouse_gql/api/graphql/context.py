@@ -30,6 +30,8 @@ class Context:
     # A WebSocket's session and the user it acts for now; set when the connection is accepted,
     # kept current by every message and by every change to the user's sessions or role.
     socket: OpenSocket | None = field(default=None, init=False)
+    # The root field that runs, set by the OperationLabel extension (metrics and logs).
+    operation: str = field(default="-", init=False)
     _user: asyncio.Future[User | None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +66,16 @@ class Context:
         context._user = asyncio.get_running_loop().create_future()
         context._user.set_result(user)
         return context
+
+    def known_user_id(self) -> str | None:
+        """The caller's id if it has been looked up already (for logs; never looks it up)."""
+        if self.socket is not None:
+            return self.socket.user.id
+        found = self._user
+        if found is None or not found.done() or found.exception() is not None:
+            return None
+        user = found.result()
+        return None if user is None else user.id
 
     async def user(self) -> User | None:
         """The caller: on a WebSocket the socket's user as of now; over HTTP looked up once

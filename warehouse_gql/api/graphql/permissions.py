@@ -14,5 +14,7 @@ async def authorize(info: Info, operation: str) -> User:
     if user is None:
         raise Unauthenticated()
     if not access.allowed(operation, user.role):
-        raise Forbidden(operation, user.role.value)
+        # The message names the field the caller asked for, never the matrix's internal key
+        # (several fields share "readStock").
+        raise Forbidden(info.field_name, user.role.value)
     return user

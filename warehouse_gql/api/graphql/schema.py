@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 import strawberry
@@ -31,10 +31,12 @@ from warehouse_gql.api.graphql.floor.queries import FloorQuery
 from warehouse_gql.api.graphql.inventory.mutations import InventoryMutation
 from warehouse_gql.api.graphql.inventory.queries import InventoryQuery
 from warehouse_gql.api.graphql.inventory.subscriptions import InventorySubscription
+from warehouse_gql.api.graphql.observability import OperationLabel
 from warehouse_gql.api.graphql.orders.mutations import OrdersMutation
 from warehouse_gql.api.graphql.orders.queries import OrdersQuery
 from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
 from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
+from warehouse_gql.live import metrics
 from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.settings import Settings
 
@@ -116,15 +118,15 @@ class WarehouseSchema(strawberry.Schema):
                 key = None  # unauthenticated or unreachable: the operation reports it itself
         if key is None or user is None or not isinstance(context_value, Context):
             results = await start()
+            if not hasattr(results, "__aiter__"):
+                return results
         else:
             # The group's one execution reads as this user sees now; members whose role later
             # changes are ended by their own socket, never the others' stream.
             context = Context.acting_as(context_value.resources, user, context_value.request_id)
             results = self.shared_streams.join(key, start)
         socket = getattr(context_value, "socket", None)
-        if socket is None or not hasattr(results, "__aiter__"):
-            return results
-        return _gated(results, socket)
+        return _counted(results if socket is None else _gated(results, socket))
 
     async def _coded_stream(
         self,
@@ -177,6 +179,19 @@ async def _gated(results: Any, socket: OpenSocket) -> AsyncGenerator[Any, None]:
             await results.aclose()
 
 
+async def _counted(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """A subscription's results, counted in `warehouse_subscriptions` while it runs."""
+    metrics.SUBSCRIPTIONS.inc()
+    try:
+        async for result in results:
+            yield result
+    finally:
+        metrics.SUBSCRIPTIONS.dec()
+        close = getattr(results, "aclose", None)
+        if close is not None:
+            await close()
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # The limiters' validation rules are classes made per limiter instance: made per operation
@@ -188,6 +203,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Factories: Strawberry builds each extension per operation; the parser and validation
     # caches live at module level, so they survive across requests.
     extensions: list[Any] = [
+        OperationLabel,
         ErrorCodes,
         lambda: AddValidationRules(list(limits)),
         lambda: ParserCache(maxsize=1024),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -22,7 +23,8 @@ from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.errors import translate
 from warehouse_gql.api.graphql.schema import build_schema
 from warehouse_gql.api.graphql.sockets import LegacyWSHandler, TransportWSHandler
-from warehouse_gql.api.http import Resources, bearer_token, request_id
+from warehouse_gql.api.http import Resources, bearer_token, record_request, request_id
+from warehouse_gql.live import metrics
 from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.services import sessions
 from warehouse_gql.settings import Settings
@@ -103,8 +105,7 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
         )
-        if isinstance(request, WebSocket):
-            request.state.context = context
+        request.state.context = context
         if isinstance(response, Response):
             request.state.request_id = context.request_id
             response.headers["x-request-id"] = context.request_id
@@ -136,16 +137,56 @@ class GraphQLView(GraphQL[Context, None]):
         return accepted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         if scope["type"] != "websocket":
-            await super().__call__(scope, receive, send)
+            await self._http(scope, receive, send, started)
             return
         websocket = WebSocket(scope, receive=receive, send=send)
+        metrics.OPEN_SOCKETS.inc()
         try:
             await self.run(websocket)
         finally:
+            metrics.OPEN_SOCKETS.dec()
             context = getattr(websocket.state, "context", None)
             if context is not None and context.socket is not None:
                 context.events.sessions.sockets.remove(context.socket)
+            record_request(
+                door="graphql-ws",
+                operation="socket",
+                code="OK",
+                duration=time.perf_counter() - started,
+                request_id=context.request_id if context is not None else "-",
+                user_id=context.known_user_id() if context is not None else None,
+            )
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+        """Serve one HTTP request, then record it once: metrics and the request's log line."""
+        status: list[int] = []
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, sending)
+        finally:
+            state = scope.get("state", {})
+            context: Context | None = state.get("context")
+            http_status = status[0] if status else 500
+            code = state.get("code") or ("OK" if http_status < 400 else "BAD_USER_INPUT")
+            if http_status >= 500 and code == "OK":
+                code = "INTERNAL_SERVER_ERROR"
+            is_ide = scope.get("method") == "GET" and context is None
+            record_request(
+                door="graphql",
+                operation="graphiql" if is_ide else context.operation if context else "invalid",
+                code=code,
+                duration=time.perf_counter() - started,
+                request_id=state.get("request_id") or "-",
+                user_id=context.known_user_id() if context is not None else None,
+                status=http_status,
+            )
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -154,6 +195,8 @@ class GraphQLView(GraphQL[Context, None]):
             # Parse errors end the operation before extensions see a result: code them here.
             request_id = getattr(request.state, "request_id", "-")
             result.errors = [translate(e, request_id) for e in result.errors]
+            first = result.errors[0].extensions or {}
+            request.state.code = first.get("code", "INTERNAL_SERVER_ERROR")
         body = process_result(result)
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             # Nothing executed (syntax, validation or variable errors): a request error has no data.
@@ -189,6 +232,7 @@ class GraphQLView(GraphQL[Context, None]):
             status, message = 405, "Mutations are not allowed over GET; send them with POST."
             headers["allow"] = "POST"
         headers["x-request-id"] = getattr(request.state, "request_id", "-")
+        request.state.code = "BAD_USER_INPUT"
         body = {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
         return Response(
             self.encode_json(body),
