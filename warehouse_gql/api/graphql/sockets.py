@@ -136,9 +136,15 @@ class FollowsTheAccount:
 
     async def refresh(self, socket: OpenSocket) -> bool:
         """Read the session again; False (and the socket closed) when it is gone."""
-        registry = self.context.events.sessions.sockets
+        here = self.context.events.sessions
+        registry = here.sockets
         token = self.context.session_token()
-        found = None if token is None else await sessions.session_of(self.context.db, token)
+        for _ in range(5):  # bounded: changes of other users also move the generation
+            generation = here.generation
+            found = None if token is None else await sessions.session_of(self.context.db, token)
+            # A change that arrived during the read may postdate it: never keep a stale role.
+            if found is None or here.generation == generation:
+                break
         if found is None:
             await self.close(SESSION_ENDED, "Session ended")
             return False
