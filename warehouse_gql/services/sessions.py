@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from warehouse_gql.domain import access
+from warehouse_gql.domain import access, clock
 from warehouse_gql.domain import accounts as rules
 from warehouse_gql.domain.errors import Forbidden, NotFound
 from warehouse_gql.domain.models import SessionRecord, User
@@ -30,7 +30,9 @@ class Session:
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """What the sessions collection keys a token by. Parse's `r:` (revocable session) prefix,
+    which /parse puts on the tokens it hands out, is ignored: one session works on every API."""
+    return hashlib.sha256(token.removeprefix("r:").encode()).hexdigest()
 
 
 async def invalidate(events: EventBus, *, user_id: str) -> None:
@@ -48,7 +50,7 @@ async def open_session(
         db,
         token_hash=hash_token(token),
         user_id=user.id,
-        expires_at=datetime.now(UTC) + ttl,
+        expires_at=clock.now() + ttl,
         user_agent=rules.clean_user_agent(user_agent),
     )
     # At most MAX_SESSIONS_PER_USER live sessions: a new one ends the oldest. Concurrent

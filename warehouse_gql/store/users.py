@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from warehouse_gql.domain import clock
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.accounts import session_id
 from warehouse_gql.domain.errors import Conflict
@@ -32,7 +33,7 @@ def to_user(doc: Document) -> User:
 async def insert_user(
     db: Database, *, username: str, email: str, password_hash: str, role: Role
 ) -> User:
-    now = datetime.now(UTC)
+    now = clock.now()
     doc: Document = {
         "username": username,
         "usernameKey": username.lower(),
@@ -80,9 +81,20 @@ async def users_by_ids(db: Database, ids: list[ObjectId]) -> dict[str, User]:
 
 async def set_role(db: Database, user_id: ObjectId, role: Role) -> User | None:
     await db.users.update_one(
-        {"_id": user_id}, {"$set": {"role": role.value, "updatedAt": datetime.now(UTC)}}
+        {"_id": user_id}, {"$set": {"role": role.value, "updatedAt": clock.now()}}
     )
     return await get_user(db, user_id)
+
+
+async def set_role_if_unchanged(
+    db: Database, user_id: ObjectId, role: Role, *, updated_at: datetime
+) -> bool:
+    """Set the role only if the user was not written since `updated_at` (compare-and-set)."""
+    result = await db.users.update_one(
+        {"_id": user_id, "updatedAt": updated_at},
+        {"$set": {"role": role.value, "updatedAt": clock.now()}},
+    )
+    return result.matched_count == 1
 
 
 async def page_users(
@@ -118,7 +130,7 @@ async def insert_session(
     expires_at: datetime,
     user_agent: str | None = None,
 ) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     await db.sessions.insert_one(
         {
             "_id": token_hash,
@@ -135,7 +147,7 @@ async def find_session_user(db: Database, token_hash: str) -> tuple[User, dateti
     """The user of a live session and when it expires; None for unknown or expired tokens,
     or when the user is gone. Marks the session used (at most once a minute: one write per
     session per minute, not one per request)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     session = await db.sessions.find_one({"_id": token_hash, "expiresAt": {"$gt": now}})
     if session is None:
         return None
@@ -151,7 +163,7 @@ async def find_session_user(db: Database, token_hash: str) -> tuple[User, dateti
 
 
 async def session_exists(db: Database, token_hash: str) -> bool:
-    now = datetime.now(UTC)
+    now = clock.now()
     return (
         await db.sessions.find_one({"_id": token_hash, "expiresAt": {"$gt": now}}, {"_id": 1})
         is not None
@@ -165,7 +177,7 @@ async def delete_session(db: Database, token_hash: str) -> bool:
 
 async def sessions_of(db: Database, user_id: str) -> list[SessionRecord]:
     """A user's live sessions, newest first."""
-    now = datetime.now(UTC)
+    now = clock.now()
     docs = await db.sessions.find(
         {"userId": ObjectId(user_id), "expiresAt": {"$gt": now}}
     ).to_list()

@@ -9,11 +9,10 @@ from typing import Any
 import strawberry
 
 from warehouse_gql.api.graphql.loaders import Loaders
-from warehouse_gql.api.http import Resources, bearer_token
+from warehouse_gql.api.http import Resources, authenticate, bearer_token
 from warehouse_gql.domain.models import User
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.sessions import OpenSocket
-from warehouse_gql.services import sessions
 from warehouse_gql.store.database import Database
 
 
@@ -86,11 +85,7 @@ class Context:
             self._user = asyncio.get_running_loop().create_future()
             token = self.session_token()
             try:
-                found = (
-                    None
-                    if token is None
-                    else await sessions.authenticate(self.db, self.events, token=token)
-                )
+                found = await authenticate(self.resources, token)
             except BaseException as exc:
                 self._user.set_exception(exc)
                 self._user = None
