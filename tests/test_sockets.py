@@ -253,3 +253,51 @@ async def _until(condition: Any, within: float = 5.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition never held"
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("legacy", PROTOCOLS)
+async def test_a_socket_runs_at_most_a_hundred_subscriptions_the_next_is_rate_limited(
+    servers: tuple[LiveServer, LiveServer], resources: Resources, legacy: bool
+) -> None:
+    a, _ = servers
+    user = await make_account(resources, Role.PICKER)
+    client = await connected(a, user, legacy=legacy)
+    for n in range(100):
+        await client.subscribe(ITEM_CHANGED, {"sku": f"cap-{n}"})
+    over = await client.subscribe(ITEM_CHANGED)
+    refused = await client.receive(within=30.0)  # 100 session reads first, on a busy machine
+    assert (refused["id"], refused["type"], codes(refused)) == (over, "error", ["RATE_LIMITED"])
+    # Completing one makes room for the next, which is admitted (and counted) again.
+    await client.complete("1")
+    await _until(lambda: _subscriptions_of(a, user) == 99)
+    await client.subscribe(ITEM_CHANGED, {"sku": "cap-again"})
+    await _until(lambda: _subscriptions_of(a, user) == 100)
+    await client.close()
+
+
+def _subscriptions_of(server: LiveServer, user: Account) -> int:
+    sockets = server.resources.events.sessions.sockets.of_user(user.id)
+    return sum(len(getattr(s.owner, "running", ())) for s in sockets)
+
+
+async def test_closing_sockets_gives_back_every_subscription_queue_and_slot(
+    servers: tuple[LiveServer, LiveServer], resources: Resources
+) -> None:
+    a, _ = servers
+    here = a.resources.events
+    await _until(lambda: len(here.sessions.sockets) == 0 and here.subscribers() == 0)
+    users = [await make_account(resources, Role.PICKER) for _ in range(3)]
+    clients = [await connected(a, u) for u in users for _ in range(3)]
+    for n, client in enumerate(clients):
+        await client.subscribe(ITEM_CHANGED, {"sku": f"leak-{n}"})
+        await client.subscribe('subscription { lowStock(threshold: 0, sku: "none") { kind } }')
+    await _until(lambda: here.sessions.subscriptions.running == 2 * len(clients))
+    for client in clients:
+        await client.close()
+    await _until(
+        lambda: (
+            len(here.sessions.sockets) == 0
+            and here.subscribers() == 0
+            and here.sessions.subscriptions.running == 0
+        )
+    )
