@@ -81,6 +81,7 @@ async def measure(sockets: int, per_socket: int) -> dict[str, Any]:
                 username=name,
                 password="correct horse battery",
                 ttl=timedelta(hours=1),
+                limits=None,
             )
             tokens.append(session.token)
         before = (heap_mb(), rss_mb())

@@ -12,6 +12,7 @@ from warehouse_gql.domain.models import User
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.services import sessions
+from warehouse_gql.services.limits import RateLimits
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.store import users as store
 from warehouse_gql.store.database import Database
@@ -39,9 +40,17 @@ async def sign_up(
     email: str,
     password: str,
     ttl: timedelta,
+    limits: RateLimits | None,
+    client: str | None = None,
     user_agent: str | None = None,
 ) -> sessions.Session:
-    """Sign-up always makes a CUSTOMER; managers promote people with setUserRole."""
+    """Sign-up always makes a CUSTOMER; managers promote people with setUserRole.
+
+    `limits`: the deployment's auth limits, counted per `client` address and per username
+    before any hashing (every door passes them; None only for trusted callers such as tests).
+    """
+    if limits is not None:
+        await limits.attempt_auth(client=client, username=username)
     user = await create_user(
         db, passwords, username=username, email=email, password=password, role=Role.CUSTOMER
     )
@@ -56,8 +65,14 @@ async def log_in(
     username: str,
     password: str,
     ttl: timedelta,
+    limits: RateLimits | None,
+    client: str | None = None,
     user_agent: str | None = None,
 ) -> sessions.Session:
+    """Open a session. `limits` as for sign_up: argon2 is slow on purpose, so attempts are
+    counted before the password is checked."""
+    if limits is not None:
+        await limits.attempt_auth(client=client, username=username)
     found = await store.find_credentials(db, username)
     if found is None:
         # Same work and the same error as a wrong password: usernames cannot be probed.
@@ -80,8 +95,13 @@ async def change_password(
     token: str,
     current_password: str,
     new_password: str,
+    limits: RateLimits | None,
+    client: str | None = None,
 ) -> int:
-    """Set a new password for oneself; every other session of the user ends (how many)."""
+    """Set a new password for oneself; every other session of the user ends (how many).
+    Attempts count against the auth limits like log-ins: each checks the password (argon2)."""
+    if limits is not None:
+        await limits.attempt_auth(client=client, username=user.username)
     rules.check_password(new_password)
     found = await store.find_credentials(db, user.username)
     if found is None or found[0].id != user.id:

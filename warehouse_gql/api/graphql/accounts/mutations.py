@@ -51,6 +51,8 @@ class AccountsMutation:
             password=input.password,
             ttl=_ttl(info),
             user_agent=_user_agent(info),
+            limits=ctx.resources.limits,
+            client=ctx.client,
         )
         return _payload(session)
 
@@ -68,6 +70,8 @@ class AccountsMutation:
             password=password,
             ttl=_ttl(info),
             user_agent=_user_agent(info),
+            limits=ctx.resources.limits,
+            client=ctx.client,
         )
         return _payload(session)
 
@@ -116,6 +120,8 @@ class AccountsMutation:
             token=_token(info),
             current_password=current_password,
             new_password=new_password,
+            limits=info.context.resources.limits,
+            client=info.context.client,
         )
         return True
 
