@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from warehouse_gql.domain import access
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain import orders as rules
-from warehouse_gql.domain.access import Role, sees_only_own
 from warehouse_gql.domain.errors import BadUserInput, InvalidTransition, NotFound
 from warehouse_gql.domain.models import Bin, Item, Order, PickRecord, Shipment, User
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
@@ -46,7 +46,7 @@ async def create_order(
 
 def _visible_order(order: Order | None, user: User) -> Order | None:
     """Another customer's order is invisible to a customer, never forbidden."""
-    if order is None or (sees_only_own(user.role) and order.created_by != user.id):
+    if order is None or not access.may_see_order(user.role, user.id, order.created_by):
         return None
     return order
 
@@ -207,8 +207,3 @@ async def delete_shipment(db: Database, events: EventBus, *, shipment_id: str) -
     last = replace(shipment, revision=shipment.revision + 1)
     await events.publish([ShipmentChanged(ChangeKind.DELETED, last)])
     return shipment_id
-
-
-def order_scope(user: User) -> str | None:
-    """The owner filter for order and shipment lists: a customer's own id, else none."""
-    return user.id if user.role is Role.CUSTOMER else None
