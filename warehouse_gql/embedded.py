@@ -101,11 +101,15 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
         lock_file.close()
 
 
-def start_secantus(storage: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_secantus(
+    storage: Path, log_path: Path, *, sync_on_commit: bool = True
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start SecantusDB on a free loopback port and wait until it answers.
 
     The child dies with this process; EmbeddedError says why when it cannot start. The server,
     the test suite and the benchmark all start their databases through this one function.
+    `--sync-on-commit` makes every acknowledged write survive a kill of the database (SPEC);
+    only the test suite's throw-away databases may do without it.
     """
     port = free_port()
     with log_path.open("ab") as log_file:
@@ -113,6 +117,7 @@ def start_secantus(storage: Path, log_path: Path) -> tuple[subprocess.Popen[byte
             [
                 *(sys.executable, "-m", "secantus", "--host", "127.0.0.1"),
                 *("--port", str(port), "--storage-path", str(storage)),
+                *(("--sync-on-commit",) if sync_on_commit else ()),
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
