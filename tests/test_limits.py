@@ -262,7 +262,10 @@ async def test_a_users_points_run_out_with_429_and_retry_after(
         assert cost["requested"] == 100
         remaining.append(cost["remaining"])
         assert 0 < cost["resetSeconds"] <= 120
-    assert remaining == list(range(LIMITED_POINTS - 100, -1, -100))
+    # Points come back continuously (the last minute's weight decays): a little more than
+    # spent may be left when a minute turns during the test, never less.
+    for spent, left in enumerate(remaining, start=1):
+        assert LIMITED_POINTS - 100 * spent <= left <= LIMITED_POINTS - 100 * spent + 20
     refused = await post(limited_http, query, token=account.token, client=address())
     assert refused.status_code == 429
     [error] = refused.json()["errors"]
