@@ -102,7 +102,7 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
 
 
 def start_secantus(
-    storage: Path, log_path: Path, *, sync_on_commit: bool = True
+    storage: Path, log_path: Path, *, sync_on_commit: bool = True, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start SecantusDB on a free loopback port and wait until it answers.
 
@@ -111,7 +111,7 @@ def start_secantus(
     `--sync-on-commit` makes every acknowledged write survive a kill of the database (SPEC);
     only the test suite's throw-away databases may do without it.
     """
-    port = free_port()
+    port = port or free_port()
     with log_path.open("ab") as log_file:
         child = subprocess.Popen(
             [

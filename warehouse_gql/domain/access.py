@@ -119,3 +119,10 @@ def subscription_survives(operation: str, was: Role, now: Role) -> bool:
     if not allowed(operation, now):
         return False
     return not sees_only_own(now) or sees_only_own(was)
+
+
+def visibility_group(role: Role, user_id: str) -> tuple[Role, str | None]:
+    """Readers in one group see exactly the same records and fields, so one result may be
+    shared among them: managers see everything alike; anyone else at least sees their own
+    email where others see null (and customers only their own orders)."""
+    return (role, None if role is Role.MANAGER else user_id)

@@ -13,7 +13,6 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.models import Item, Shipment
 from warehouse_gql.domain.orders import ShipmentStatus
 
@@ -135,8 +134,3 @@ def decode(channel: str, text: str) -> Event:
             ),
         )
     return SessionsChanged(user_id=body["userId"])
-
-
-def visible_shipment(shipment: Shipment, user_id: str, role: Role) -> bool:
-    """The read rule for shipments, applied to events as to queries."""
-    return role is not Role.CUSTOMER or shipment.order_owner == user_id

@@ -28,7 +28,7 @@ def _user_agent(info: Info) -> str | None:
 
 
 def _payload(session: sessions.Session) -> AuthPayload:
-    return AuthPayload(token=session.token, user=User.from_model(session.user))
+    return AuthPayload(token=session.token, user=User.from_model(session.user, session.user))
 
 
 def _token(info: Info) -> str:
@@ -87,15 +87,15 @@ class AccountsMutation:
         "message and event."
     )
     async def set_user_role(self, info: Info, user_id: strawberry.ID, role: access.Role) -> User:
-        await authorize(info, "setUserRole")
+        reader = await authorize(info, "setUserRole")
         updated = await accounts.set_user_role(
             info.context.db, info.context.events, user_id=user_id, role=role
         )
-        return User.from_model(updated)
+        return User.from_model(updated, reader)
 
     @strawberry.mutation(description="Create an account of any role (MANAGER), without a session.")
     async def create_user(self, info: Info, input: CreateUserInput) -> User:
-        await authorize(info, "createUser")
+        reader = await authorize(info, "createUser")
         created = await accounts.create_user(
             info.context.db,
             info.context.resources.passwords,
@@ -104,7 +104,7 @@ class AccountsMutation:
             password=input.password,
             role=input.role,
         )
-        return User.from_model(created)
+        return User.from_model(created, reader)
 
     @strawberry.mutation(
         description="Change one's own password; every other session of the user ends (their "
