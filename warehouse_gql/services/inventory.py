@@ -84,7 +84,13 @@ async def create_item(
         bin = await bins.change_load(db, session, bin_oid, quantity)
         if quantity:
             await items.record_movement(
-                db, session, item=item, bin=bin, delta=quantity, reason="create", user_id=user.id
+                db,
+                session,
+                item=item,
+                bin=bin,
+                delta=quantity,
+                reason=rules.MovementReason.CREATE,
+                user_id=user.id,
             )
         return item, bin
 
@@ -182,11 +188,17 @@ async def move_item(
             item=source,
             bin=source_bin,
             delta=-quantity,
-            reason="move",
+            reason=rules.MovementReason.MOVE,
             user_id=user.id,
         )
         await items.record_movement(
-            db, session, item=target, bin=target_bin, delta=quantity, reason="move", user_id=user.id
+            db,
+            session,
+            item=target,
+            bin=target_bin,
+            delta=quantity,
+            reason=rules.MovementReason.MOVE,
+            user_id=user.id,
         )
         return source, source_bin, target, target_bin
 

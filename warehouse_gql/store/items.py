@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import Conflict, InsufficientStock, NotFound
+from warehouse_gql.domain.inventory import MovementReason
 from warehouse_gql.domain.models import Bin, Item, Movement
 from warehouse_gql.store.database import Database, Document, page
 
@@ -236,7 +237,7 @@ async def record_movement(
         "binLocation": bin.location,
         "delta": delta,
         "quantityAfter": item.quantity,
-        "reason": reason,
+        "reason": str(reason),  # an enum member is stored as its plain value
         "userId": None if user_id is None else ObjectId(user_id),
         "createdAt": clock.now(),
     }
@@ -316,7 +317,7 @@ async def pick_velocity(db: Database, *, since: datetime) -> list[tuple[str, int
     """(sku, pick lines, units) of fulfilment picks since a time, most-picked first: grouped by
     the database over the (reason, createdAt) index, never by reading every movement here."""
     pipeline: list[Document] = [
-        {"$match": {"reason": "fulfil", "createdAt": {"$gte": since}}},
+        {"$match": {"reason": MovementReason.FULFILL.value, "createdAt": {"$gte": since}}},
         {"$group": {"_id": "$sku", "pickLines": {"$sum": 1}, "taken": {"$sum": "$delta"}}},
         {"$sort": {"pickLines": -1, "taken": 1, "_id": 1}},
     ]
