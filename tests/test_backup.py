@@ -21,7 +21,7 @@ from warehouse_gql.domain.errors import BadUserInput
 from warehouse_gql.domain.models import User
 from warehouse_gql.services import inventory
 from warehouse_gql.services.inventory import ImportRowError, StockRow
-from warehouse_gql.store import backup
+from warehouse_gql.store import backup, migrations
 from warehouse_gql.store.database import Database
 
 
@@ -37,7 +37,7 @@ async def everything(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 async def stocked(db: Database, resources: Resources) -> tuple[str, str, str, str, User]:
     """Two bins and 100 units of a new sku in the first: (sku, item id, bin a, bin b, user)."""
-    await db.ensure_indexes()
+    await migrations.prepare(db)
     user = User(
         id="6b0000000000000000000001",
         username="backup",

@@ -32,7 +32,7 @@ from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.layout import Layout
 from warehouse_gql.domain.routing import Strategy, plan_walk
 from warehouse_gql.settings import Settings
-from warehouse_gql.store import bins
+from warehouse_gql.store import bins, migrations
 
 FLOOR_BIN = "id location aisle rack shelf version capacity currentLoad freeCapacity"
 BIN_BY_LOCATION = f"query($l: String!) {{ binByLocation(location: $l) {{ {FLOOR_BIN} }} }}"
@@ -433,7 +433,7 @@ async def test_bins_written_before_the_layout_fields_get_them_at_start_up(floor:
             {**old, "location": "Yard", "locationKey": "YARD", "version": 0},
         ]
     )
-    await db.ensure_indexes()
+    await migrations.prepare(db)
     found = {
         d["location"]: d async for d in db.bins.find({"location": {"$in": ["F-12-3", "Yard"]}})
     }
@@ -444,7 +444,7 @@ async def test_bins_written_before_the_layout_fields_get_them_at_start_up(floor:
         None,
         1,
     ]
-    await db.ensure_indexes()
+    await migrations.prepare(db)
     assert (await db.bins.find_one({"location": "F-12-3"}) or {})["version"] == 3
 
 

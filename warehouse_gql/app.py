@@ -28,6 +28,7 @@ from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
+from warehouse_gql.store import migrations
 from warehouse_gql.store.database import Database, Document
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
             client = mongo_client(mongodb_url)
             stack.push_async_callback(client.close)
             db = Database(client, settings.mongodb_db)
-            await db.ensure_indexes()
+            await migrations.prepare(db)
             if settings.redis_url:
                 redis_backend = ResilientRedisBackend(settings.redis_url)
                 broadcast = Broadcast(backend=redis_backend)

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from warehouse_gql import __version__, logs
 from warehouse_gql.settings import Settings, SettingsError
@@ -134,26 +134,21 @@ def _first_line(exc: BaseException) -> str:
 
 def require_answers(url: str) -> None:
     """Fail with one line unless the database at `url` answers a ping (within 5s by default)."""
-    from pymongo import MongoClient
-    from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+    from warehouse_gql.store.errors import UnusableDatabase
+    from warehouse_gql.store.errors import require_answers as ping
 
     where = redact(url)
-    # A serverSelectionTimeoutMS in the URL wins over the default wait.
-    timeout: dict[str, Any] = (
-        {} if "serverselectiontimeoutms=" in url.lower() else {"serverSelectionTimeoutMS": 5000}
-    )
     try:
-        with MongoClient[dict[str, object]](url, **timeout) as client:
-            client.admin.command("ping")
-    except ServerSelectionTimeoutError:
-        raise CommandError(
-            f"The database at {where} does not answer: check MONGODB_URL and that MongoDB runs."
-        ) from None
-    except OperationFailure as exc:
-        raise CommandError(
-            f"The database at {where} rejected the connection: {_first_line(exc)}"
-        ) from None
-    except (PyMongoError, ValueError, TypeError) as exc:
+        ping(url)
+    except UnusableDatabase as exc:
+        if exc.reason == "unreachable":
+            raise CommandError(
+                f"The database at {where} does not answer: check MONGODB_URL and that MongoDB runs."
+            ) from None
+        if exc.reason == "rejected":
+            raise CommandError(
+                f"The database at {where} rejected the connection: {_first_line(exc)}"
+            ) from None
         raise CommandError(f"Cannot use the database at {where}: {_first_line(exc)}") from None
 
 
@@ -269,14 +264,14 @@ def _password(given: str | None) -> str:
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> None:
-    from pymongo.errors import PyMongoError
-
     from warehouse_gql.app import mongo_client
     from warehouse_gql.domain.access import Role
     from warehouse_gql.domain.errors import WarehouseError
     from warehouse_gql.services import accounts
     from warehouse_gql.services.passwords import Passwords
+    from warehouse_gql.store import migrations
     from warehouse_gql.store.database import Database
+    from warehouse_gql.store.errors import DatabaseError
 
     password = _password(args.password)
 
@@ -284,7 +279,7 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
         client = mongo_client(url)
         try:
             db = Database(client, settings.mongodb_db)
-            await db.ensure_indexes()
+            await migrations.prepare(db)
             user = await accounts.create_user(
                 db,
                 Passwords(),
@@ -302,7 +297,7 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
             print(asyncio.run(run(url)))
         except WarehouseError as exc:
             raise CommandError(exc.message) from None
-        except PyMongoError as exc:
+        except DatabaseError as exc:
             raise CommandError(
                 f"The database at {redact(url)} failed: {_first_line(exc)}"
             ) from None
@@ -336,12 +331,7 @@ def backup(settings: Settings, out: Path) -> None:
 def restore(settings: Settings, file: Path, force: bool) -> None:
     from warehouse_gql.store import backup as archive
 
-    async def work(db: Database) -> archive.Summary:
-        summary = await archive.load(db, file, force=force)
-        await db.ensure_indexes()
-        return summary
-
-    summary = _on_database(settings, work)
+    summary = _on_database(settings, lambda db: archive.load(db, file, force=force))
     print(
         f"restored {summary.documents} documents of {len(summary.counts)} collections "
         f"(backed up from {summary.database} at {summary.created_at}) into {settings.mongodb_db}"

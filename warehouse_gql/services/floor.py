@@ -10,9 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from warehouse_gql.domain import counting, putaway, routing, slotting
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain.errors import BadUserInput, NotFound
@@ -23,8 +20,8 @@ from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import ChangeKind, ItemChanged
 from warehouse_gql.settings import Settings
 from warehouse_gql.store import bins, items, orders
-from warehouse_gql.store.database import Database
-from warehouse_gql.store.ids import parse_id, require_id
+from warehouse_gql.store.database import Database, Session
+from warehouse_gql.store.ids import known_id, known_ids, parse_id, require_id
 
 MAX_BATCH = 50
 
@@ -78,7 +75,7 @@ async def pick_list(
     """One batch walk over the picks of these orders: the recorded picks of fulfilled (and
     shipped) orders, and for pending orders the picks fulfillOrder would make now."""
     wanted = _order_ids(order_ids)
-    found = await orders.orders_by_ids(db, [ObjectId(o) for o in wanted])
+    found = await orders.orders_by_ids(db, known_ids(wanted))
     for order_id in wanted:
         if order_id not in found:
             raise NotFound("order", order_id)
@@ -102,7 +99,7 @@ async def pick_list(
         )
         planned = {order.id: picks for order, picks in zip(pending, batches, strict=True)}
     locations = await bins.bins_by_ids(
-        db, [ObjectId(p.bin_id) for picks in planned.values() for p in picks]
+        db, known_ids(p.bin_id for picks in planned.values() for p in picks)
     )
 
     # One unnumbered stop per pick, in input order: orders as listed, picks as made.
@@ -138,7 +135,7 @@ async def suggest_putaway(db: Database, *, sku: str, quantity: int) -> PutawayPl
     """Where `quantity` units of `sku` should go; reads only, reserves nothing."""
     sku = stock_rules.check_sku(sku)
     quantity = putaway.check_putaway_quantity(quantity)
-    holding = [ObjectId(i.bin_id) for i in await items.stock_of_skus(db, [sku])]
+    holding = known_ids(i.bin_id for i in await items.stock_of_skus(db, [sku]))
     by_id: dict[str, Bin] = {}
     rooms: list[putaway.Room] = []
 
@@ -195,7 +192,7 @@ async def slotting_report(db: Database, settings: Settings, *, days: int) -> lis
     stock = [
         i for i in await items.stock_of_skus(db, [sku for sku, _, _ in velocity]) if i.quantity
     ]
-    found = await bins.bins_by_ids(db, sorted({ObjectId(i.bin_id) for i in stock}))
+    found = await bins.bins_by_ids(db, known_ids(sorted({i.bin_id for i in stock})))
     held: dict[str, list[Item]] = {}
     for item in sorted(stock, key=lambda i: (-i.quantity, found[i.bin_id].location.upper())):
         held.setdefault(item.sku, []).append(item)
@@ -255,7 +252,7 @@ async def count_bin(
     counted = counting.check_count_lines(lines, complete=complete)
     changed: list[tuple[Item, int | None]] = []
 
-    async def work(session: AsyncClientSession) -> Bin:
+    async def work(session: Session) -> Bin:
         changed.clear()  # the transaction may run again after a write conflict
         current = await bins.require_bin(db, oid, session)
         # Read in the snapshot: a write since then is a write conflict below, and the retry
@@ -276,7 +273,7 @@ async def count_bin(
         for sku, delta in sorted(deltas.items()):
             existing = recorded_items.get(sku)
             if existing is not None:
-                item = await items.change_quantity(db, session, ObjectId(existing.id), delta)
+                item = await items.change_quantity(db, session, known_id(existing.id), delta)
                 changed.append((item, existing.quantity))
             else:
                 # Stock found where none was recorded; it goes by the sku's name elsewhere.

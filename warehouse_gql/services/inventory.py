@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from warehouse_gql.domain import inventory as rules
 from warehouse_gql.domain.errors import BadUserInput, WarehouseError
 from warehouse_gql.domain.models import Bin, Item, User
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import ChangeKind, ItemChanged
 from warehouse_gql.store import bins, items
-from warehouse_gql.store.database import Database
+from warehouse_gql.store.database import Database, Session
 from warehouse_gql.store.ids import require_id
 
 
@@ -31,7 +29,7 @@ async def update_bin(
     new_location = None if location is None else rules.clean_location(location)
     new_capacity = None if capacity is None else rules.check_capacity(capacity)
 
-    async def work(session: AsyncClientSession) -> Bin:
+    async def work(session: Session) -> Bin:
         return await bins.update_bin(db, session, oid, location=new_location, capacity=new_capacity)
 
     return await db.transaction(work)
@@ -40,7 +38,7 @@ async def update_bin(
 async def delete_bin(db: Database, *, bin_id: str) -> str:
     oid = require_id(bin_id, "bin")
 
-    async def work(session: AsyncClientSession) -> None:
+    async def work(session: Session) -> None:
         await bins.delete_bin(db, session, oid)
 
     await db.transaction(work)
@@ -55,7 +53,7 @@ async def create_item(
     quantity = rules.check_quantity(quantity)
     bin_oid = require_id(bin_id, "bin")
 
-    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+    async def work(session: Session) -> tuple[Item, Bin]:
         # The sku already in the bin is a CONFLICT whatever the quantity, so insert first.
         found = await bins.require_bin(db, bin_oid, session)
         item = await items.insert_item(
@@ -80,7 +78,7 @@ async def update_item(db: Database, events: EventBus, *, item_id: str, name: str
         raise BadUserInput("Nothing to update: give a new name.", field="name")
     new_name = rules.clean_name(name)
 
-    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+    async def work(session: Session) -> tuple[Item, Bin]:
         item = await items.rename(db, session, oid, new_name)
         return item, await bins.require_bin(db, require_id(item.bin_id, "bin"), session)
 
@@ -96,7 +94,7 @@ async def adjust_item_quantity(
     delta = rules.check_delta(delta)
     reason = rules.clean_reason(reason)
 
-    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+    async def work(session: Session) -> tuple[Item, Bin]:
         item = await items.change_quantity(db, session, oid, delta)
         bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), delta)
         await items.record_movement(
@@ -119,7 +117,7 @@ async def move_item(
     target_bin_oid = require_id(to_bin_id, "bin")
     quantity = rules.check_move_quantity(quantity)
 
-    async def work(session: AsyncClientSession) -> tuple[Item, Bin, Item, Bin]:
+    async def work(session: Session) -> tuple[Item, Bin, Item, Bin]:
         # A move into the item's own bin is wrong input whatever the stock: check it first.
         if (await items.require_item(db, source_oid, session)).bin_id == to_bin_id:
             raise BadUserInput("toBinId is the bin the item is already in.", field="toBinId")
@@ -167,7 +165,7 @@ async def move_item(
 async def delete_item(db: Database, events: EventBus, *, item_id: str) -> str:
     oid = require_id(item_id, "item")
 
-    async def work(session: AsyncClientSession) -> tuple[Item, Bin]:
+    async def work(session: Session) -> tuple[Item, Bin]:
         item = await items.delete_empty(db, session, oid)
         # Touch the bin so deleteBin and a delete of its last item serialise.
         bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), 0)
@@ -230,7 +228,7 @@ async def import_stock(
         seen[key] = row.line
         checked.append(row)
 
-    async def work(session: AsyncClientSession) -> tuple[list[ItemChanged], int]:
+    async def work(session: Session) -> tuple[list[ItemChanged], int]:
         changes: list[ItemChanged] = []
         unchanged = 0
         for row in checked:
@@ -253,7 +251,7 @@ async def import_stock(
 
 
 async def _apply_row(
-    db: Database, session: AsyncClientSession, row: StockRow, user_id: str | None
+    db: Database, session: Session, row: StockRow, user_id: str | None
 ) -> ItemChanged | None:
     bin = await bins.bin_by_location(db, row.location, session)
     if bin is None:

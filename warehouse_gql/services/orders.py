@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain import orders as rules
 from warehouse_gql.domain.access import Role, sees_only_own
@@ -16,7 +14,7 @@ from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import ChangeKind, ItemChanged, ShipmentChanged
 from warehouse_gql.store import bins, items
 from warehouse_gql.store import orders as store
-from warehouse_gql.store.database import Database
+from warehouse_gql.store.database import Database, Session
 from warehouse_gql.store.ids import require_id
 
 
@@ -65,7 +63,7 @@ async def fulfil_order(db: Database, events: EventBus, *, order_id: str, user: U
     oid = require_id(order_id, "order")
     changed: list[tuple[Item, Bin, int]] = []
 
-    async def work(session: AsyncClientSession) -> Order:
+    async def work(session: Session) -> Order:
         changed.clear()  # the transaction may run again after a write conflict
         order = await store.require_order(db, oid, session)
         rules.check_order_transition(order.status, OrderStatus.FULFILLED)
@@ -134,7 +132,7 @@ async def cancel_order(db: Database, *, order_id: str, user: User) -> Order:
     rules.check_order_transition(order.status, OrderStatus.CANCELLED)
     oid = require_id(order_id, "order")
 
-    async def work(session: AsyncClientSession) -> Order:
+    async def work(session: Session) -> Order:
         if not await store.set_order_status(
             db, session, oid, expected=[OrderStatus.PENDING], status=OrderStatus.CANCELLED
         ):
@@ -148,7 +146,7 @@ async def cancel_order(db: Database, *, order_id: str, user: User) -> Order:
 async def delete_order(db: Database, *, order_id: str) -> str:
     oid = require_id(order_id, "order")
 
-    async def work(session: AsyncClientSession) -> None:
+    async def work(session: Session) -> None:
         await store.delete_order(db, session, oid)
 
     await db.transaction(work)
@@ -162,7 +160,7 @@ async def create_shipment(
     carrier = rules.clean_carrier(carrier)
     tracking_number = rules.clean_tracking_number(tracking_number)
 
-    async def work(session: AsyncClientSession) -> Shipment:
+    async def work(session: Session) -> Shipment:
         order = await store.require_order(db, oid, session)
         if order.status not in rules.SHIPPABLE or not await store.set_order_status(
             db, session, oid, expected=list(rules.SHIPPABLE), status=OrderStatus.SHIPPED
@@ -182,7 +180,7 @@ async def update_shipment_status(
 ) -> Shipment:
     oid = require_id(shipment_id, "shipment")
 
-    async def work(session: AsyncClientSession) -> tuple[Shipment, bool]:
+    async def work(session: Session) -> tuple[Shipment, bool]:
         current = await store.require_shipment(db, oid, session)
         # Read inside the transaction: when a concurrent request sets the same status first,
         # our write conflicts, the retry sees the new status and this becomes the no-op.
@@ -202,7 +200,7 @@ async def update_shipment_status(
 async def delete_shipment(db: Database, events: EventBus, *, shipment_id: str) -> str:
     oid = require_id(shipment_id, "shipment")
 
-    async def work(session: AsyncClientSession) -> Shipment:
+    async def work(session: Session) -> Shipment:
         return await store.delete_shipment(db, session, oid)
 
     shipment = await db.transaction(work)

@@ -22,6 +22,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.read_preferences import ReadPreference
 from pymongo.write_concern import WriteConcern
 
+from warehouse_gql.store import migrations
 from warehouse_gql.store.database import Database
 
 T = TypeVar("T")
@@ -168,7 +169,7 @@ async def load(db: Database, path: Path, *, force: bool) -> Summary:
         )
     for name in await _collections(db):
         await db.db.drop_collection(name)
-    await db.ensure_indexes()
+    await migrations.prepare(db)
     counts: dict[str, int] = {}
     trailer: dict[str, int] = {}
     batch: dict[str, list[dict[str, Any]]] = {}

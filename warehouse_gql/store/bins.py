@@ -226,12 +226,3 @@ async def bins_with_room(
     )
     async for doc in cursor:
         yield to_bin(doc)
-
-
-async def backfill_slots(db: Database) -> None:
-    """Bins written before the layout fields existed get them; a no-op once done."""
-    async for doc in db.bins.find({"rack": {"$exists": False}}, {"location": 1}):
-        await db.bins.update_one(
-            {"_id": doc["_id"], "rack": {"$exists": False}},
-            {"$set": slot_fields(doc["location"]), "$inc": {"version": 1}},
-        )

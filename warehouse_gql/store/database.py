@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Document = dict[str, Any]
 Collection = AsyncCollection[Document]
+# What a transaction's closure receives: every read and write inside it goes through this.
+Session = AsyncClientSession
 
 FREE_CAPACITY_INDEX = "bins_by_free_capacity"
 
@@ -38,7 +40,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(
             [("freeCapacity", ASCENDING), ("locationKey", ASCENDING)], name=FREE_CAPACITY_INDEX
         ),
-        # The layout: distinct aisles and the largest rack (see store/layout.py).
+        # The layout: distinct aisles and the largest rack (see bins.floor_extent).
         IndexModel([("aisle", ASCENDING)], name="bins_by_aisle", sparse=True),
         IndexModel([("rack", ASCENDING)], name="bins_by_rack", sparse=True),
     ],
@@ -99,16 +101,6 @@ class Database:
         self.stats = TransactionStats()
         # Test hook: called between the steps of multi-step writes (see services.orders).
         self.fault_injector: Callable[[str], Awaitable[None]] | None = None
-
-    async def ensure_indexes(self) -> None:
-        """Create every index and bring older documents up to date; idempotent, so every
-        process runs it at start-up."""
-        # Imported here: the bins module builds on this one.
-        from warehouse_gql.store.bins import backfill_slots
-
-        for name, models in INDEXES.items():
-            await self.db[name].create_indexes(models)
-        await backfill_slots(self)
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")

@@ -1,11 +1,17 @@
-"""ObjectId <-> GraphQL ID, in one place."""
+"""ObjectId <-> GraphQL ID, in one place: outside store/ ids are strings, or a `DocumentId`
+handed back to the store unopened."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from warehouse_gql.domain.errors import NotFound
+
+# The id type of stored documents, for signatures outside store/ that pass one along.
+DocumentId = ObjectId
 
 
 def parse_id(value: str | None) -> ObjectId | None:
@@ -24,6 +30,15 @@ def require_id(value: str, kind: str) -> ObjectId:
     if oid is None:
         raise NotFound(kind, value)
     return oid
+
+
+def known_id(value: str) -> ObjectId:
+    """An id read from a stored record (never from a client), so always well-formed."""
+    return ObjectId(value)
+
+
+def known_ids(values: Iterable[str]) -> list[ObjectId]:
+    return [ObjectId(v) for v in values]
 
 
 def to_id(oid: ObjectId) -> str:

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from strawberry.extensions import SchemaExtension
 
 from warehouse_gql.domain.errors import ServiceUnavailable, WarehouseError
+from warehouse_gql.store.errors import is_unreachable
 
 log = logging.getLogger("warehouse_gql.errors")
 
@@ -37,7 +37,7 @@ def translate(error: GraphQLError, request_id: str) -> GraphQLError:
     # Strawberry wraps resolver exceptions; unwrap nested GraphQLErrors to the real cause.
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
-    if isinstance(original, (ConnectionFailure, ServerSelectionTimeoutError)):
+    if original is not None and is_unreachable(original):
         log.warning("request %s: database unreachable: %s", request_id, original)
         original = ServiceUnavailable()
     if isinstance(original, WarehouseError):

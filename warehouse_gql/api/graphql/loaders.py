@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cached_property
 
-from bson import ObjectId
 from strawberry.dataloader import DataLoader
 
 from warehouse_gql.domain.models import Bin, Item, Order, Shipment, User
 from warehouse_gql.store import bins, items, orders, users
 from warehouse_gql.store.database import Database
-
-
-def _oids(keys: Sequence[str]) -> list[ObjectId]:
-    return [ObjectId(k) for k in keys]
+from warehouse_gql.store.ids import known_ids
 
 
 class Loaders:
@@ -29,7 +24,7 @@ class Loaders:
         db = self.db
 
         async def load_bins(keys: list[str]) -> list[Bin | None]:
-            found = await bins.bins_by_ids(db, _oids(keys))
+            found = await bins.bins_by_ids(db, known_ids(keys))
             return [found.get(k) for k in keys]
 
         return DataLoader(load_fn=load_bins)
@@ -40,7 +35,7 @@ class Loaders:
 
         async def load_bin_items(keys: list[str]) -> list[list[Item]]:
             grouped: dict[str, list[Item]] = {k: [] for k in keys}
-            for item in await items.items_in_bins(db, _oids(keys)):
+            for item in await items.items_in_bins(db, known_ids(keys)):
                 grouped[item.bin_id].append(item)
             return [grouped[k] for k in keys]
 
@@ -51,7 +46,7 @@ class Loaders:
         db = self.db
 
         async def load_users(keys: list[str]) -> list[User | None]:
-            found = await users.users_by_ids(db, _oids(keys))
+            found = await users.users_by_ids(db, known_ids(keys))
             return [found.get(k) for k in keys]
 
         return DataLoader(load_fn=load_users)
@@ -61,7 +56,7 @@ class Loaders:
         db = self.db
 
         async def load_orders(keys: list[str]) -> list[Order | None]:
-            found = await orders.orders_by_ids(db, _oids(keys))
+            found = await orders.orders_by_ids(db, known_ids(keys))
             return [found.get(k) for k in keys]
 
         return DataLoader(load_fn=load_orders)
@@ -71,7 +66,7 @@ class Loaders:
         db = self.db
 
         async def load_order_shipments(keys: list[str]) -> list[list[Shipment]]:
-            grouped = await orders.shipments_of_orders(db, _oids(keys))
+            grouped = await orders.shipments_of_orders(db, known_ids(keys))
             return [grouped.get(k, []) for k in keys]
 
         return DataLoader(load_fn=load_order_shipments)

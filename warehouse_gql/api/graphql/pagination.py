@@ -8,10 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
-from bson import ObjectId
-from bson.errors import InvalidId
 
 from warehouse_gql.domain.errors import BadUserInput
+from warehouse_gql.store.ids import DocumentId, parse_id
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
@@ -24,15 +23,16 @@ def encode_cursor(node_id: str) -> str:
     return base64.urlsafe_b64encode((_PREFIX + node_id).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> ObjectId | None:
+def decode_cursor(cursor: str | None) -> DocumentId | None:
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not raw.startswith(_PREFIX):
+        after = parse_id(raw[len(_PREFIX) :]) if raw.startswith(_PREFIX) else None
+        if after is None:
             raise ValueError(cursor)
-        return ObjectId(raw[len(_PREFIX) :])
-    except (ValueError, InvalidId, binascii.Error, UnicodeDecodeError):
+        return after
+    except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadUserInput(
             f"after {cursor!r} is not a cursor this API gave out; pass an endCursor or cursor value.",
             field="after",
