@@ -212,7 +212,7 @@ def test_every_dashboard_file_is_package_data_so_a_wheel_ships_it() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     globs = pyproject["tool"]["setuptools"]["package-data"]["warehouse_gql"]
     web = ROOT / "warehouse_gql" / "web"
-    files = [path.relative_to(web.parent) for path in web.iterdir()]
+    files = [path.relative_to(web.parent) for path in web.rglob("*") if path.is_file()]
     assert files
     unshipped = [str(f) for f in files if not any(fnmatch.fnmatch(str(f), g) for g in globs)]
     assert not unshipped, f"add these to [tool.setuptools.package-data]: {unshipped}"
@@ -576,6 +576,10 @@ async def test_the_dashboard_reconnects_after_a_server_restart_and_rereads_what_
     await page.click("#login-form button[type=submit]")
     await page.click('#nav a[data-screen="inventory"]')
     await page.fill("#inventory-search", sku)
+    # The search runs on the server: wait for its answer, not the unfiltered first page.
+    await expect(page.locator("#inventory-count")).to_have_text(
+        f"Showing 1 of 1 stock record with a SKU starting {sku}, newest first."
+    )
     quantity = page.locator(f'#inventory-table tr[data-sku="{sku}"] .quantity')
     await expect(quantity).to_have_text("40")
     await expect(page.locator("#connection")).to_have_text("Live")

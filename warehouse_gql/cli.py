@@ -1,5 +1,5 @@
-"""The `warehouse-gql` command: serve, create-user, export-schema, backup/restore,
-export-items/import-items."""
+"""The `warehouse-gql` command: serve, create-user, export-schema, export-openapi,
+backup/restore, export-items/import-items."""
 
 from __future__ import annotations
 
@@ -115,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("file", type=Path, help="the CSV file (header sku,name,bin,quantity)")
     imports.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    commands.add_parser("export-openapi", help="print the REST API's OpenAPI 3.1 document")
     return parser
 
 
@@ -435,6 +436,11 @@ def main(argv: list[str] | None = None) -> None:
             from warehouse_gql.api.graphql.schema import export_sdl
 
             sys.stdout.write(export_sdl())
+            return
+        if args.command == "export-openapi":
+            from warehouse_gql.api.rest.openapi import export_document
+
+            sys.stdout.write(export_document())
             return
         settings = Settings.from_env(
             host=getattr(args, "host", None),

@@ -40,6 +40,17 @@ def _number(env: Mapping[str, str], name: str, default: float, maximum: float) -
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}.")
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     """CORS_ORIGINS: comma-separated origins (scheme://host[:port]), or * for any."""
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
@@ -79,6 +90,9 @@ class Settings:
     # bay lengths, and bays per aisle (None: the largest rack number among the bins).
     layout_aisle_spacing: float = 3.0
     layout_bays_per_aisle: int | None = None
+    # The Parse-compatible endpoint at /parse and the application id its clients must send.
+    parse_enabled: bool = True
+    parse_app_id: str = "warehouse"
     # Browser origins allowed to call the API from other sites (CORS), e.g. https://ops.example.com.
     cors_origins: tuple[str, ...] = ()
     # When set, GET /metrics needs `Authorization: Bearer <token>`.
@@ -105,6 +119,8 @@ class Settings:
             graphiql=graphiql_flag or not production,
             layout_aisle_spacing=_number(env, "LAYOUT_AISLE_SPACING", 3.0, 1000.0),
             layout_bays_per_aisle=_int(env, "LAYOUT_BAYS_PER_AISLE", 0, 1, 1_000_000) or None,
+            parse_enabled=_flag(env, "PARSE_ENABLED", True),
+            parse_app_id=env.get("PARSE_APP_ID") or "warehouse",
             cors_origins=_origins(env.get("CORS_ORIGINS", "")),
             metrics_token=env.get("METRICS_TOKEN") or None,
             log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),

@@ -1,0 +1,424 @@
+"""The LiveQuery WebSocket at /parse, speaking Parse's LiveQuery protocol.
+
+A subscription is a live query over its `where`, fed by the same event bus and revision gate as
+the GraphQL subscriptions (one decode per event per process, then per-subscriber filtering):
+`create`/`delete` for objects born or removed matching, `enter` when an object starts matching,
+`update` while it matches, `leave` when it stops. Every event is checked against the
+subscriber's current role (the session cache, cleared on every process by logOut and role
+changes); a revoked session ends the connection with error 209.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from warehouse_gql.api.http import Resources
+from warehouse_gql.api.parse.classes import CLASSES, ParseClass
+from warehouse_gql.api.parse.errors import (
+    INVALID_CLASS_NAME,
+    INVALID_SESSION_TOKEN,
+    OPERATION_FORBIDDEN,
+    ParseError,
+)
+from warehouse_gql.api.parse.query import parse_where
+from warehouse_gql.domain import access
+from warehouse_gql.domain.filters import Condition, fields_of, matches
+from warehouse_gql.domain.models import Item, Shipment, User
+from warehouse_gql.live import events as live
+from warehouse_gql.live.revisions import Revisions
+from warehouse_gql.services import accounts
+from warehouse_gql.store import search
+
+log = logging.getLogger(__name__)
+
+# A live query whose `where` needs its starting set (see _Membership) holds at most this many ids.
+MAX_LIVE_SET = 10_000
+
+# Fields whose value before a change each event lets us know: the item's quantity travels with
+# its event, the rest never change after creation. A `where` on only these needs no starting set.
+KNOWN_BEFORE = {
+    "Item": frozenset({"id", "sku", "bin_id", "quantity", "created_at"}),
+    "Shipment": frozenset(
+        {"id", "order_id", "order_owner", "carrier", "tracking_number", "created_at"}
+    ),
+}
+CHANNELS = {"Item": live.ITEMS_CHANNEL, "Shipment": live.SHIPMENTS_CHANNEL}
+
+
+def _record(model: Any) -> dict[str, Any]:
+    return {name: getattr(model, name) for name in model.__slots__}
+
+
+@dataclass
+class Change:
+    """One event as a live query sees it: the record after, and before when known."""
+
+    kind: live.ChangeKind
+    after: Item | Shipment
+    before: Item | Shipment | None
+    revision: int
+
+    @classmethod
+    def of(cls, event: live.Event) -> Change | None:
+        if isinstance(event, live.ItemChanged):
+            item = event.item
+            before: Item | None = (
+                None
+                if event.kind is live.ChangeKind.CREATED or event.previous_quantity is None
+                else replace(item, quantity=event.previous_quantity)
+            )
+            return cls(event.kind, item, before, item.revision)
+        if isinstance(event, live.ShipmentChanged):
+            shipment = event.shipment
+            # Only the fields in KNOWN_BEFORE are read from `before`: they never change.
+            was = None if event.kind is live.ChangeKind.CREATED else shipment
+            return cls(event.kind, shipment, was, shipment.revision)
+        return None
+
+
+@dataclass
+class Subscription:
+    request_id: int
+    cls: ParseClass
+    conditions: tuple[Condition, ...]
+    keys: frozenset[str] | None
+    token: str | None
+    # Ids currently matching, when the `where` reads a field whose old value events do not carry.
+    members: set[str] | None = None
+    revisions: Revisions = field(default_factory=Revisions)
+    task: asyncio.Task[None] | None = None
+
+    def was_in(self, change: Change) -> bool:
+        if self.members is not None:
+            return change.after.id in self.members
+        return change.before is not None and matches(self.conditions, _record(change.before))
+
+    def transition(self, change: Change) -> str | None:
+        """create/enter/update/leave/delete for this live query, or None if unaffected."""
+        was = self.was_in(change)
+        deleted = change.kind is live.ChangeKind.DELETED
+        now = not deleted and matches(self.conditions, _record(change.after))
+        if self.members is not None:
+            if now:
+                self.members.add(change.after.id)
+            else:
+                self.members.discard(change.after.id)
+        if deleted:
+            return "delete" if was else None
+        if change.kind is live.ChangeKind.CREATED:
+            return "create" if now else None
+        if now:
+            return "update" if was else "enter"
+        return "leave" if was else None
+
+
+def _visible(viewer: User, record: Item | Shipment) -> bool:
+    if isinstance(record, Shipment):
+        return access.may_see_order(viewer.role, viewer.id, record.order_owner)
+    return access.may_see_stock(viewer.role)
+
+
+class LiveClient:
+    def __init__(self, websocket: WebSocket, resources: Resources, app_id: str) -> None:
+        self.websocket = websocket
+        self.resources = resources
+        self.app_id = app_id
+        self.client_id: str | None = None
+        self.token: str | None = None
+        self.subscriptions: dict[int, Subscription] = {}
+        self.unwatch: list[Callable[[], None]] = []
+        self.send_lock = asyncio.Lock()
+        self.closed = False
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        if self.closed:
+            return
+        async with self.send_lock:
+            with contextlib.suppress(Exception):
+                await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+
+    async def error(
+        self, code: int, message: str, *, reconnect: bool = True, request_id: int | None = None
+    ) -> None:
+        await self.send(
+            {
+                "op": "error",
+                "error": message,
+                "code": code,
+                "reconnect": reconnect,
+                "requestId": request_id,
+            }
+        )
+
+    async def end_session(self) -> None:
+        """logOut or revocation of the connection's session: 209, no reconnect, closed."""
+        await self.error(INVALID_SESSION_TOKEN, "Invalid session token", reconnect=False)
+        await self.close()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for subscription in self.subscriptions.values():
+            if subscription.task is not None:
+                subscription.task.cancel()
+        with contextlib.suppress(Exception):
+            if self.websocket.application_state is not WebSocketState.DISCONNECTED:
+                await self.websocket.close(code=1000)
+
+    async def run(self) -> None:
+        await self.websocket.accept()
+        try:
+            while not self.closed:
+                try:
+                    text = await self.websocket.receive_text()
+                except (WebSocketDisconnect, RuntimeError):
+                    break
+                try:
+                    message = json.loads(text)
+                except ValueError:
+                    await self.error(1, "The message is not valid JSON.")
+                    continue
+                if not isinstance(message, dict):
+                    await self.error(1, "The message must be a JSON object.")
+                    continue
+                await self.handle(message)
+        finally:
+            self.closed = True
+            for unwatch in self.unwatch:
+                unwatch()
+            for subscription in self.subscriptions.values():
+                if subscription.task is not None:
+                    subscription.task.cancel()
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == "connect":
+            await self.connect(message)
+        elif self.client_id is None:
+            await self.error(2, "Connect before subscribing.")
+        elif op in ("subscribe", "update"):
+            if op == "update":
+                await self.unsubscribe(message, notify=False)
+            await self.subscribe(message)
+        elif op == "unsubscribe":
+            await self.unsubscribe(message)
+        else:
+            await self.error(3, "Get unknown operation")
+
+    async def _session(self, token: str) -> User | None:
+        """The live session's user, tracked so its revocation closes this connection."""
+        found = await accounts.session_of(self.resources.db, token)
+        if found is None:
+            return None
+        user, expires_at = found
+        self.unwatch.append(
+            self.resources.events.sessions.register(
+                accounts.hash_token(token), self.end_session, expires_at
+            )
+        )
+        return user
+
+    async def connect(self, message: dict[str, Any]) -> None:
+        if message.get("applicationId") != self.app_id:
+            await self.error(4, "Key in request is not valid", reconnect=False)
+            await self.close()
+            return
+        if message.get("masterKey"):
+            await self.error(OPERATION_FORBIDDEN, "There is no master key.", reconnect=False)
+            await self.close()
+            return
+        token = message.get("sessionToken")
+        if isinstance(token, str) and token:
+            # A revoked or expired token is refused at every connect: the SDK reconnects anyway.
+            if await self._session(token) is None:
+                await self.end_session()
+                return
+            self.token = token
+        self.client_id = self.client_id or str(uuid.uuid4())
+        await self.send({"op": "connected", "clientId": self.client_id})
+
+    async def subscribe(self, message: dict[str, Any]) -> None:
+        request_id = message.get("requestId")
+        if not isinstance(request_id, int) or isinstance(request_id, bool):
+            await self.error(1, "requestId must be a number.")
+            return
+        query = message.get("query")
+        if not isinstance(query, dict):
+            await self.error(1, "query is required.", request_id=request_id)
+            return
+        token = message.get("sessionToken") or self.token
+        if token != self.token and isinstance(token, str) and await self._session(token) is None:
+            await self.error(
+                INVALID_SESSION_TOKEN,
+                "Invalid session token",
+                reconnect=False,
+                request_id=request_id,
+            )
+            return
+        try:
+            cls = CLASSES.get(str(query.get("className")))
+            if cls is None or cls.name == "_User":
+                raise ParseError(
+                    400, INVALID_CLASS_NAME, f"Class {query.get('className')!r} is not live."
+                )
+            viewer = await self._viewer(token)
+            if viewer is None or not access.allowed(cls.read, viewer.role):
+                role = "anonymous" if viewer is None else viewer.role.value
+                raise ParseError(
+                    403, OPERATION_FORBIDDEN, f"Your role {role} may not subscribe to {cls.name}."
+                )
+            conditions = parse_where(query.get("where") or {}, cls.fields)
+            keys = query.get("keys") or query.get("fields")
+            subscription = Subscription(
+                request_id,
+                cls,
+                conditions,
+                frozenset(keys) if isinstance(keys, list) else None,
+                token if isinstance(token, str) else None,
+            )
+            ready: asyncio.Future[ParseError | None] = asyncio.get_running_loop().create_future()
+            subscription.task = asyncio.create_task(self._feed(subscription, ready))
+            failed = await ready
+            if failed is not None:
+                raise failed
+        except ParseError as exc:
+            await self.error(exc.code, exc.message, reconnect=False, request_id=request_id)
+            return
+        previous = self.subscriptions.pop(request_id, None)
+        if previous is not None and previous.task is not None:
+            previous.task.cancel()
+        self.subscriptions[request_id] = subscription
+        await self.send({"op": "subscribed", "clientId": self.client_id, "requestId": request_id})
+
+    async def _viewer(self, token: str | None) -> User | None:
+        if token is None:
+            return None
+        return await accounts.authenticate(self.resources.db, token, self.resources.session_cache)
+
+    async def _starting_set(self, subscription: Subscription) -> None:
+        known = KNOWN_BEFORE.get(subscription.cls.name, frozenset())
+        if fields_of(subscription.conditions) <= known:
+            return
+        found = await search.ids_matching(
+            self.resources.db,
+            subscription.cls.kind,
+            subscription.conditions,
+            limit=MAX_LIVE_SET + 1,
+        )
+        if len(found) > MAX_LIVE_SET:
+            raise ParseError(
+                400,
+                102,
+                f"This live query matches more than {MAX_LIVE_SET} objects; narrow its where.",
+            )
+        subscription.members = set(found)
+        for object_id, revision in found.items():
+            subscription.revisions.is_new(object_id, revision)
+
+    async def unsubscribe(self, message: dict[str, Any], notify: bool = True) -> None:
+        request_id = message.get("requestId")
+        subscription = self.subscriptions.pop(request_id, None)  # type: ignore[arg-type]
+        if subscription is None:
+            if notify:
+                await self.error(2, f"No subscription with requestId {request_id}.")
+            return
+        if subscription.task is not None:
+            subscription.task.cancel()
+        if notify:
+            await self.send(
+                {"op": "unsubscribed", "clientId": self.client_id, "requestId": request_id}
+            )
+
+    async def _feed(
+        self, subscription: Subscription, ready: asyncio.Future[ParseError | None]
+    ) -> None:
+        channel = CHANNELS.get(subscription.cls.name)
+        if channel is None:
+            # Bins and orders publish no change events yet: the subscription stays silent.
+            ready.set_result(None)
+            await asyncio.Event().wait()
+            return
+        try:
+            async with self.resources.events.subscribe(channel) as feed:
+                # Subscribed before the starting set is read, so no change falls between them;
+                # events already reflected in it are dropped by revision.
+                try:
+                    await self._starting_set(subscription)
+                except ParseError as exc:
+                    ready.set_result(exc)
+                    return
+                ready.set_result(None)
+                async for event in feed:
+                    change = Change.of(event)
+                    if change is None:
+                        continue
+                    if not subscription.revisions.is_new(change.after.id, change.revision):
+                        continue
+                    op = subscription.transition(change)
+                    if op is None:
+                        continue
+                    viewer = await self._viewer(subscription.token)
+                    if viewer is None:
+                        await self.end_session()
+                        return
+                    if not access.allowed(subscription.cls.read, viewer.role):
+                        # The role changed since subscribing: this query ends, nothing is sent.
+                        self.subscriptions.pop(subscription.request_id, None)
+                        await self.error(
+                            OPERATION_FORBIDDEN,
+                            f"Your role {viewer.role.value} may not subscribe to "
+                            f"{subscription.cls.name}.",
+                            reconnect=False,
+                            request_id=subscription.request_id,
+                        )
+                        return
+                    if not _visible(viewer, change.after):
+                        continue
+                    await self.send(self._event(subscription, op, change, viewer))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("a LiveQuery subscription failed")
+            if not ready.done():
+                ready.set_exception(exc)
+
+    def _event(
+        self, subscription: Subscription, op: str, change: Change, viewer: User
+    ) -> dict[str, Any]:
+        cls = subscription.cls
+
+        def body(record: Any) -> dict[str, Any]:
+            full = {"className": cls.name} | cls.to_json(record, viewer)
+            if subscription.keys is None:
+                return full
+            always = {"className", "objectId", "createdAt", "updatedAt"}
+            return {k: v for k, v in full.items() if k in subscription.keys or k in always}
+
+        message: dict[str, Any] = {
+            "op": op,
+            "clientId": self.client_id,
+            "requestId": subscription.request_id,
+            "object": body(change.after),
+        }
+        before = change.before
+        if (
+            isinstance(before, Item)
+            and isinstance(change.after, Item)
+            and before.quantity != change.after.quantity
+        ):
+            message["original"] = body(change.before)
+        return message
+
+
+async def serve(websocket: WebSocket, resources: Resources, app_id: str) -> None:
+    await LiveClient(websocket, resources, app_id).run()
