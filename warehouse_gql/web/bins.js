@@ -297,7 +297,10 @@ export function mount(root, context) {
       h("label", { class: "check" }, complete, " This count covers the whole bin (SKUs not listed are 0)"),
       h("div", { class: "actions" },
         h("button", { type: "submit", class: "primary" }, "Record count"),
-        h("button", { type: "button", class: "secondary", onclick: () => start() }, "Start again")),
+        h("button", { type: "button", class: "secondary", onclick: async () => {
+          await renderDetail();  // count against the bin as it is now
+          start(true);
+        } }, "Start again")),
       message);
     const element = h("details", { class: "count-box" }, h("summary", {}, "Count this bin"), form);
     let current = { bin, items: [] };
@@ -313,18 +316,18 @@ export function mount(root, context) {
       return row;
     }
 
-    function start() {
+    function start(clear) {
       version = current.bin.version;
       replace(lines);
       for (const item of current.items) addLine(item.sku, false);
       startedAt.textContent = `Counting from version ${version} of the bin. Type what you find, 0 for none.`;
-      showMessage(message, "", "");
+      if (clear) showMessage(message, "", "");
     }
 
     function update(latest, items) {
       const first = version === null;
       current = { bin: latest, items };
-      if (first) start();
+      if (first) start(false);
     }
 
     form.addEventListener("submit", (event) => submit(event, form, message, async () => {
