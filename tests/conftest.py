@@ -57,6 +57,11 @@ def settings(mongodb_url: str) -> Settings:
         mongodb_url=mongodb_url,
         mongodb_db=f"wgql_test_{uuid.uuid4().hex[:8]}",
         fast_password_hashing=True,
+        # Every test request comes from one address: the limits have tests of their own.
+        rate_limit_points=0,
+        auth_rate_limit=0,
+        # A shared machine can be slow: the deadline has its own tests (test_limits.py).
+        request_timeout_s=120.0,
     )
 
 
@@ -156,6 +161,7 @@ async def make_account(resources: Resources, role: Role) -> Account:
         username=username,
         password=password,
         ttl=timedelta(hours=1),
+        limits=None,
     )
     return Account(id=user.id, username=username, token=session.token, role=role)
 

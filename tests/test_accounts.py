@@ -354,6 +354,7 @@ async def test_log_in_for_an_unknown_user_takes_as_long_as_a_wrong_password(
                 username=name,
                 password=password,
                 ttl=timedelta(hours=1),
+                limits=None,
             )
         return time.perf_counter() - started, raised.value.message
 

@@ -436,6 +436,7 @@ async def named_account(resources: Resources, username: str, role: Role) -> Acco
         username=username,
         password=PASSWORD,
         ttl=timedelta(hours=1),
+        limits=None,
     )
     return Account(id=user.id, username=username, token=session.token, role=role)
 

@@ -72,6 +72,7 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
         username=username,
         password=PASSWORD,
         ttl=timedelta(hours=1),
+        limits=None,
     )
     yield Live(server, resources, username, session.token)
     await server.stop()

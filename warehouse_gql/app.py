@@ -21,10 +21,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from warehouse_gql import logs
-from warehouse_gql.api.graphql.view import GraphQLView
-from warehouse_gql.api.http import Resources, bearer_token
+from warehouse_gql.api.graphql.view import GraphQLView, graphql_refusal
+from warehouse_gql.api.http import RequestGuard, Resources, bearer_token
 from warehouse_gql.api.parse.door import ParseDoor
-from warehouse_gql.api.rest import docs
+from warehouse_gql.api.rest import docs, problems
 from warehouse_gql.api.rest.app import RestApi, RestMount
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
@@ -155,6 +155,17 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
                 max_age=600,
             )
         )
+
+    # Every door shares the size limit, the deadline and cancellation when the client leaves;
+    # each answers a refusal in its own shape. Outermost but for CORS, so refusals carry CORS.
+    middleware.append(
+        Middleware(
+            RequestGuard,
+            max_body_bytes=settings.max_body_bytes,
+            timeout=settings.request_timeout_s,
+            refusals={"/graphql": graphql_refusal, "/api/v1": problems.refusal},
+        )
+    )
 
     return Starlette(
         middleware=middleware,

@@ -212,26 +212,33 @@ def supervisor_of(url: str) -> Supervisor | None:
     return _SUPERVISORS.get(url)
 
 
-def start_secantus(storage: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_secantus(
+    storage: Path, log_path: Path, *, sync_on_commit: bool = True
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start SecantusDB on a free loopback port and wait until it answers.
 
     The child dies with this process; EmbeddedError says why when it cannot start. The server,
     the test suite and the benchmark all start their databases through this one function.
+    `--sync-on-commit` makes every acknowledged write survive a kill of the database (SPEC);
+    only the test suite's throw-away databases may do without it.
     """
     port = free_port()
-    child = spawn_secantus(storage, log_path, port)
+    child = spawn_secantus(storage, log_path, port, sync_on_commit=sync_on_commit)
     url = url_for(port)
     _wait_until_up(child, url, log_path)
     return child, url
 
 
-def spawn_secantus(storage: Path, log_path: Path, port: int) -> subprocess.Popen[bytes]:
+def spawn_secantus(
+    storage: Path, log_path: Path, port: int, *, sync_on_commit: bool = True
+) -> subprocess.Popen[bytes]:
     """The SecantusDB child process on `port`, not yet answering."""
     with log_path.open("ab") as log_file:
         return subprocess.Popen(
             [
                 *(sys.executable, "-m", "secantus", "--host", "127.0.0.1"),
                 *("--port", str(port), "--storage-path", str(storage)),
+                *(("--sync-on-commit",) if sync_on_commit else ()),
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,

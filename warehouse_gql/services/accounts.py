@@ -18,6 +18,7 @@ from warehouse_gql.domain.models import User
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import RoleChanged, SessionRevoked
+from warehouse_gql.services.limits import RateLimits
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.store import users as store
 from warehouse_gql.store.database import Database
@@ -133,9 +134,23 @@ async def _open_session(db: Database, user: User, ttl: timedelta) -> Session:
 
 
 async def sign_up(
-    db: Database, passwords: Passwords, *, username: str, email: str, password: str, ttl: timedelta
+    db: Database,
+    passwords: Passwords,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    ttl: timedelta,
+    limits: RateLimits | None,
+    client: str | None = None,
 ) -> Session:
-    """Sign-up always makes a CUSTOMER; managers promote people with setUserRole."""
+    """Sign-up always makes a CUSTOMER; managers promote people with setUserRole.
+
+    `limits`: the deployment's auth limits, counted per `client` address and per username
+    before any hashing (every door passes them; None only for trusted callers such as tests).
+    """
+    if limits is not None:
+        await limits.attempt_auth(client=client, username=username)
     user = await create_user(
         db, passwords, username=username, email=email, password=password, role=Role.CUSTOMER
     )
@@ -143,8 +158,19 @@ async def sign_up(
 
 
 async def log_in(
-    db: Database, passwords: Passwords, *, username: str, password: str, ttl: timedelta
+    db: Database,
+    passwords: Passwords,
+    *,
+    username: str,
+    password: str,
+    ttl: timedelta,
+    limits: RateLimits | None,
+    client: str | None = None,
 ) -> Session:
+    """Open a session. `limits` as for sign_up: argon2 is slow on purpose, so attempts are
+    counted before the password is checked."""
+    if limits is not None:
+        await limits.attempt_auth(client=client, username=username)
     found = await store.find_credentials(db, username)
     if found is None:
         # Same work and the same error as a wrong password: usernames cannot be probed.

@@ -23,6 +23,8 @@ class Context:
     token: str | None
     request: Any = None
     response: Any = None
+    # The client's address (api/http.py client_address): whose limits an anonymous caller uses.
+    client: str = "-"
     # Filled from the connection_init payload on WebSockets.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)

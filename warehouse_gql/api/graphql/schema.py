@@ -13,7 +13,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.tools import merge_types
@@ -22,12 +21,14 @@ from strawberry.types.graphql import OperationType
 
 from warehouse_gql.api.graphql.accounts.mutations import AccountsMutation
 from warehouse_gql.api.graphql.accounts.queries import AccountsQuery
+from warehouse_gql.api.graphql.cost import MeasureCache
 from warehouse_gql.api.graphql.errors import ErrorCodes, translate
 from warehouse_gql.api.graphql.floor.mutations import FloorMutation
 from warehouse_gql.api.graphql.floor.queries import FloorQuery
 from warehouse_gql.api.graphql.inventory.mutations import InventoryMutation
 from warehouse_gql.api.graphql.inventory.queries import InventoryQuery
 from warehouse_gql.api.graphql.inventory.subscriptions import InventorySubscription
+from warehouse_gql.api.graphql.limits import OperationLimits
 from warehouse_gql.api.graphql.observability import OperationLabel
 from warehouse_gql.api.graphql.orders.mutations import OrdersMutation
 from warehouse_gql.api.graphql.orders.queries import OrdersQuery
@@ -47,6 +48,8 @@ class WarehouseSchema(strawberry.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.shared_streams = SharedStreams()
+        # Production: error messages suggest no field, argument or value names.
+        self.hide_suggestions = False
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -123,7 +126,10 @@ class WarehouseSchema(strawberry.Schema):
                     result: Any = item
                     errors = getattr(result, "errors", None)
                     if errors:
-                        result.errors = [translate(e, request_id) for e in errors]
+                        result.errors = [
+                            translate(e, request_id, hide_suggestions=self.hide_suggestions)
+                            for e in errors
+                        ]
                     yield result
             finally:
                 await results.aclose()
@@ -148,10 +154,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # The limiters' validation rules are classes made per limiter instance: made per operation
     # they would never hit the validation cache (keyed by the rules). Make them once, here.
-    limits = (
-        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    )
+    limits = tuple(MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules)
+    # Cost and depth by document text and integer variables, shared by every operation.
+    measures = MeasureCache()
     # Factories: Strawberry builds each extension per operation; the parser and validation
     # caches live at module level, so they survive across requests.
     extensions: list[Any] = [
@@ -161,12 +166,15 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: OperationLimits(settings=settings, measures=measures),
     ]
     if not settings.graphiql:
         extensions.append(DisableIntrospection)
-    return WarehouseSchema(
+    schema = WarehouseSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
+    schema.hide_suggestions = settings.production
+    return schema
 
 
 def export_sdl() -> str:

@@ -23,7 +23,15 @@ from strawberry.types.unset import UNSET, UnsetType
 from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.errors import translate
 from warehouse_gql.api.graphql.schema import build_schema
-from warehouse_gql.api.http import Resources, bearer_token, record_request, request_id
+from warehouse_gql.api.http import (
+    HTTP_STATUS,
+    Resources,
+    bearer_token,
+    client_address,
+    record_request,
+    request_id,
+)
+from warehouse_gql.domain.errors import RateLimited, WarehouseError
 from warehouse_gql.live import metrics
 from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
@@ -69,6 +77,42 @@ class EncodedResults:
         return text
 
 
+def graphql_refusal(
+    error: WarehouseError, scope: Scope
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A request refused before GraphQL ran (too large, past its deadline): a request error in
+    GraphQL's shape, with the code's HTTP status."""
+    extensions: dict[str, object] = {"code": error.code, **error.details()}
+    body = json.dumps({"errors": [{"message": error.message, "extensions": extensions}]})
+    accept = b""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            accept = value
+    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE.encode() in accept else "application/json"
+    headers = [(b"content-type", media.encode())]
+    if isinstance(error, RateLimited):
+        headers.append((b"retry-after", str(error.retry_after).encode()))
+    return HTTP_STATUS.get(error.code, 500), headers, body.encode()
+
+
+def _refused_for_rate(body: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
+    """retryAfter when every error is RATE_LIMITED and nothing else was answered, else None."""
+    if not isinstance(body, dict):
+        return None
+    errors: list[Any] = list(body.get("errors") or [])
+    data = body.get("data")
+    if not errors or (isinstance(data, dict) and any(v is not None for v in data.values())):
+        return None
+    waits: list[int] = []
+    for error in errors:
+        extensions = error.get("extensions") or {} if isinstance(error, dict) else {}
+        if extensions.get("code") != "RATE_LIMITED":
+            return None
+        wait = extensions.get("retryAfter")
+        waits.append(wait if isinstance(wait, int) else 1)
+    return max(waits)
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Built with the app; `resources` is attached by the app's lifespan once they are open."""
 
@@ -82,6 +126,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.resources: Resources | None = None
         self.encoded_results = EncodedResults()
+        self.hide_suggestions = settings.production
         self.graphiql_page = GRAPHIQL_PAGE.read_text(encoding="utf-8") if settings.graphiql else ""
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -114,6 +159,7 @@ class GraphQLView(GraphQL[Context, None]):
             token=bearer_token(request.headers.get("authorization")),
             request=request,
             response=response,
+            client=client_address(request.scope, self.resources.settings.trusted_proxies),
         )
         request.state.context = context
         if isinstance(response, Response):
@@ -205,7 +251,10 @@ class GraphQLView(GraphQL[Context, None]):
         if result.errors:
             # Parse errors end the operation before extensions see a result: code them here.
             request_id = getattr(request.state, "request_id", "-")
-            result.errors = [translate(e, request_id) for e in result.errors]
+            result.errors = [
+                translate(e, request_id, hide_suggestions=self.hide_suggestions)
+                for e in result.errors
+            ]
             first = result.errors[0].extensions or {}
             request.state.code = first.get("code", "INTERNAL_SERVER_ERROR")
         body = process_result(result)
@@ -220,6 +269,11 @@ class GraphQLView(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
+        retry_after = _refused_for_rate(response_data)
+        if retry_after is not None:
+            # Refused as a whole by a rate limit: HTTP says so too (SPEC).
+            response.status_code = 429
+            response.headers["retry-after"] = str(retry_after)
         if sub_response.headers.get("content-type") == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
             # A request error (nothing executed, no `data`) is a 400 in this media type.

@@ -19,6 +19,8 @@ class Call:
     token: str | None = None
     # X-Parse-Request-Id / _RequestId: the idempotency key of an order created by this request.
     request_key: str | None = None
+    # The client's address (api/http.py client_address): the auth attempt limits count by it.
+    client: str = "-"
     _user: User | None = field(default=None, init=False)
     _looked_up: bool = field(default=False, init=False)
 

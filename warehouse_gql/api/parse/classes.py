@@ -451,6 +451,8 @@ async def sign_up(call: Call, body: Mapping[str, Any]) -> dict[str, Any]:
         email=_string(body, "email") or "",
         password=_string(body, "password") or "",
         ttl=timedelta(hours=resources.settings.session_ttl_hours),
+        limits=resources.limits,
+        client=call.client,
     )
     return {
         "objectId": session.user.id,

@@ -146,6 +146,8 @@ async def sign_up(call: Call) -> Reply:
         email=body.email,
         password=body.password,
         ttl=_ttl(call),
+        limits=call.resources.limits,
+        client=call.client,
     )
     return Reply(_auth_result(session), 201, {"location": call.url(f"/users/{session.user.id}")})
 
@@ -168,6 +170,8 @@ async def log_in(call: Call) -> Reply:
         username=body.username,
         password=body.password,
         ttl=_ttl(call),
+        limits=call.resources.limits,
+        client=call.client,
     )
     return Reply(_auth_result(session))
 

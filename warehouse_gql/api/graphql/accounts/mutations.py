@@ -33,6 +33,8 @@ class AccountsMutation:
             email=input.email,
             password=input.password,
             ttl=_ttl(info),
+            limits=ctx.resources.limits,
+            client=ctx.client,
         )
         return _payload(session)
 
@@ -42,7 +44,13 @@ class AccountsMutation:
     async def log_in(self, info: Info, username: str, password: str) -> AuthPayload:
         ctx = info.context
         session = await accounts.log_in(
-            ctx.db, ctx.resources.passwords, username=username, password=password, ttl=_ttl(info)
+            ctx.db,
+            ctx.resources.passwords,
+            username=username,
+            password=password,
+            ttl=_ttl(info),
+            limits=ctx.resources.limits,
+            client=ctx.client,
         )
         return _payload(session)
 
