@@ -496,3 +496,40 @@ async def test_a_role_change_on_one_instance_counts_on_the_other_within_a_second
     while await _code(a, bins, user.token) is not None:
         assert asyncio.get_running_loop().time() < deadline, "role change not seen within a second"
         await asyncio.sleep(0.02)
+
+
+async def test_a_customer_cannot_reach_bins_or_items_through_shipment_events(
+    servers: tuple[LiveServer, LiveServer], manager: Account, customer: Account
+) -> None:
+    a, b = servers
+    client = await connected(a, customer)
+    await client.subscribe(
+        "subscription { shipmentChanged { shipment { trackingNumber order { picks { sku "
+        "bin { location items { sku quantity } } } } } } }"
+    )
+    _, tracking = await _shipped_order(b, manager, customer)
+    event = (await client.next_data())["shipmentChanged"]["shipment"]
+    assert event["trackingNumber"] == tracking
+    assert [pick["bin"] for pick in event["order"]["picks"]] == [None]
+    await client.close()
+
+
+async def test_a_picker_subscribed_beside_a_manager_gets_null_emails(
+    servers: tuple[LiveServer, LiveServer], manager: Account, picker: Account, customer: Account
+) -> None:
+    a, b = servers
+    document = "subscription { shipmentChanged { shipment { trackingNumber order { createdBy { email } } } } }"
+    boss, staff = await connected(a, manager), await connected(a, picker)
+    for client in (boss, staff):
+        await client.subscribe(document)
+    _, tracking = await _shipped_order(b, manager, customer)
+    seen = [(await c.next_data())["shipmentChanged"]["shipment"] for c in (boss, staff)]
+    assert seen == [
+        {
+            "trackingNumber": tracking,
+            "order": {"createdBy": {"email": f"{customer.username}@example.com"}},
+        },
+        {"trackingNumber": tracking, "order": {"createdBy": {"email": None}}},
+    ]
+    await boss.close()
+    await staff.close()

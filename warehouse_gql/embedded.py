@@ -213,7 +213,7 @@ def supervisor_of(url: str) -> Supervisor | None:
 
 
 def start_secantus(
-    storage: Path, log_path: Path, *, sync_on_commit: bool = True
+    storage: Path, log_path: Path, *, sync_on_commit: bool = True, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start SecantusDB on a free loopback port and wait until it answers.
 
@@ -222,7 +222,7 @@ def start_secantus(
     `--sync-on-commit` makes every acknowledged write survive a kill of the database (SPEC);
     only the test suite's throw-away databases may do without it.
     """
-    port = free_port()
+    port = port or free_port()
     child = spawn_secantus(storage, log_path, port, sync_on_commit=sync_on_commit)
     url = url_for(port)
     _wait_until_up(child, url, log_path)

@@ -97,3 +97,10 @@ def may_see_stock(role: Role) -> bool:
 def may_see_email(role: Role, user_id: str, subject_id: str) -> bool:
     """A user's email is for managers and for the user alone (null for anyone else)."""
     return role is Role.MANAGER or user_id == subject_id
+
+
+def visibility_group(role: Role, user_id: str) -> tuple[Role, str | None]:
+    """Readers in one group see exactly the same records and fields, so one result may be
+    shared among them: managers see everything alike; anyone else at least sees their own
+    email where others see null (and customers only their own orders)."""
+    return (role, None if role is Role.MANAGER else user_id)

@@ -13,7 +13,6 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.models import Item, Shipment
 from warehouse_gql.domain.orders import ShipmentStatus
 
@@ -142,8 +141,3 @@ def decode(channel: str, text: str) -> Event:
     if "userId" in body:
         return RoleChanged(user_id=body["userId"])
     return SessionRevoked(token_hash=body["tokenHash"])
-
-
-def visible_shipment(shipment: Shipment, user_id: str, role: Role) -> bool:
-    """The read rule for shipments, applied to events as to queries."""
-    return role is not Role.CUSTOMER or shipment.order_owner == user_id

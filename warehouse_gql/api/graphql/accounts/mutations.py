@@ -18,7 +18,7 @@ def _ttl(info: Info) -> timedelta:
 
 
 def _payload(session: accounts.Session) -> AuthPayload:
-    return AuthPayload(token=session.token, user=User.from_model(session.user))
+    return AuthPayload(token=session.token, user=User.from_model(session.user, session.user))
 
 
 @strawberry.type
@@ -70,7 +70,7 @@ class AccountsMutation:
         description="Change a user's role (MANAGER); effective on their next request."
     )
     async def set_user_role(self, info: Info, user_id: strawberry.ID, role: access.Role) -> User:
-        await authorize(info, "setUserRole")
+        reader = await authorize(info, "setUserRole")
         updated = await accounts.set_user_role(
             info.context.db,
             user_id=user_id,
@@ -78,4 +78,4 @@ class AccountsMutation:
             events=info.context.events,
             cache=info.context.resources.session_cache,
         )
-        return User.from_model(updated)
+        return User.from_model(updated, reader)

@@ -15,17 +15,21 @@ strawberry.enum(access.Role, description="What a user may do; see the permission
 class User:
     id: strawberry.ID
     username: str
-    email: str
+    email: str | None = strawberry.field(
+        description="Visible to managers and to the user alone; null for anyone else."
+    )
     role: access.Role
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, user: models.User) -> User:
+    def from_model(cls, user: models.User, reader: models.User | None) -> User:
+        """The user as `reader` may see them."""
+        shown = reader is not None and access.may_see_email(reader.role, reader.id, user.id)
         return cls(
             id=strawberry.ID(user.id),
             username=user.username,
-            email=user.email,
+            email=user.email if shown else None,
             role=user.role,
             created_at=user.created_at,
             updated_at=user.updated_at,

@@ -9,6 +9,7 @@ import strawberry
 from warehouse_gql.api.graphql.context import Info
 from warehouse_gql.api.graphql.orders.types import Shipment
 from warehouse_gql.api.graphql.permissions import authorize
+from warehouse_gql.domain import access
 from warehouse_gql.live import events as live
 from warehouse_gql.live.revisions import Revisions
 
@@ -41,7 +42,7 @@ class OrdersSubscription:
                 shipment = event.shipment
                 if not revisions.is_new(shipment.id, shipment.revision):
                     continue
-                if not live.visible_shipment(shipment, user.id, user.role):
+                if not access.may_see_order(user.role, user.id, shipment.order_owner):
                     continue
                 if order_id is not None and shipment.order_id != order_id:
                     continue
