@@ -324,3 +324,21 @@ async def pick_velocity(db: Database, *, since: datetime) -> list[tuple[str, int
     cursor = await db.movements.aggregate(pipeline)
     # Fulfilment deltas are negative: units picked is minus their sum.
     return [(d["_id"], d["pickLines"], -d["taken"]) async for d in cursor]
+
+
+async def item_of_sku_in_bin(
+    db: Database, session: AsyncClientSession, *, sku: str, bin_id: ObjectId
+) -> Item | None:
+    doc = await db.items.find_one({"sku": sku, "binId": bin_id}, session=session)
+    return None if doc is None else to_item(doc)
+
+
+async def stock_rows(db: Database) -> list[tuple[str, str, str, int]]:
+    """Every item as (sku, name, bin location, quantity), by location then sku (for export)."""
+    locations = {doc["_id"]: doc["location"] async for doc in db.bins.find({}, {"location": 1})}
+    rows = [
+        (doc["sku"], doc["name"], locations.get(doc["binId"], ""), doc["quantity"])
+        async for doc in db.items.find({}, {"sku": 1, "name": 1, "binId": 1, "quantity": 1})
+    ]
+    rows.sort(key=lambda row: (row[2].upper(), row[0]))
+    return rows
