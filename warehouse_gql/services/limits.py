@@ -1,10 +1,10 @@
 """Rate limits: a bucket of query-cost points per caller, and the log-in/sign-up attempts that
 argon2 makes expensive (SPEC "Limits and abuse protection").
 
-Counting is the `limits` package's sliding-window counter: two counters per key (this minute
-and the last), the last one weighted by how much of it is still inside the window, so points
-come back continuously as in a token bucket, without a timer per caller. The counters live in
-Redis when REDIS_URL is set (every process shares them) and in this process otherwise. If Redis
+Points are counted by the `limits` package's sliding-window counter: two counters per key
+(this minute and the last), the last one weighted by how much of it is still inside the window,
+so points come back continuously as in a token bucket, without a timer per caller. Auth
+attempts are counted exactly, in a moving window of their times. The counters live in Redis when REDIS_URL is set (every process shares them) and in this process otherwise. If Redis
 stops answering, this process counts on its own until it answers again rather than refusing or
 waving through every request.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from warehouse_gql.domain.errors import RateLimited
 
@@ -40,11 +40,16 @@ class Budget:
 class _Counter:
     """One sliding-window limit on a shared storage, with a local fallback when it fails."""
 
-    def __init__(self, storage: Storage, fallback: Storage) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        fallback: Storage,
+        strategy: type[SlidingWindowCounterRateLimiter | MovingWindowRateLimiter],
+    ) -> None:
         self.storage = storage
         self.fallback = fallback
-        self.primary = SlidingWindowCounterRateLimiter(storage)
-        self.local = SlidingWindowCounterRateLimiter(fallback)
+        self.primary = strategy(storage)
+        self.local = strategy(fallback)
         self._failing = False
         self._checked_at = 0.0
 
@@ -82,6 +87,14 @@ class _Counter:
             except Exception:
                 self._failing = True
         return allowed
+
+    async def reset_at(self, item: RateLimitItemPerMinute, key: str) -> float:
+        """When the oldest counted hit leaves the window (epoch seconds)."""
+        limiter = self.local if self._failing else self.primary
+        try:
+            return float((await limiter.get_window_stats(item, key)).reset_time)
+        except Exception:
+            return time.time() + WINDOW
 
     async def window(self, key: str) -> tuple[float, float, float, float]:
         try:
@@ -128,7 +141,10 @@ class RateLimits:
             if redis_url
             else fallback
         )
-        self._counter = _Counter(storage, fallback)
+        self._counter = _Counter(storage, fallback, SlidingWindowCounterRateLimiter)
+        # Auth attempts are few: a moving window keeps each one's time and counts exactly
+        # (the sliding-window counter lets a fraction more through just after each minute).
+        self._attempts = _Counter(storage, fallback, MovingWindowRateLimiter)
         self._points = RateLimitItemPerMinute(max(points_per_minute, 1), namespace="points")
         self._auth = RateLimitItemPerMinute(max(auth_per_minute, 1), namespace="auth")
 
@@ -174,11 +190,11 @@ class RateLimits:
             return
         keys = [("address", client or "-"), ("username", username.strip().lower())]
         for kind, value in keys:
-            if not await self._counter.hit(self._auth, f"{kind}:{value}", 1):
-                window = await self._counter.window(self._auth.key_for(f"{kind}:{value}"))
+            if not await self._attempts.hit(self._auth, f"{kind}:{value}", 1):
+                reset_at = await self._attempts.reset_at(self._auth, f"{kind}:{value}")
                 by = "this address" if kind == "address" else f"the username {username!r}"
                 raise RateLimited(
                     f"Too many log-in attempts for {by}: at most {self.auth_per_minute} "
                     "a minute; retry later.",
-                    retry_after=_retry_after(self.auth_per_minute, 1, window),
+                    retry_after=math.ceil(reset_at - time.time()),
                 )

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 # How long a transaction keeps retrying write conflicts before the caller is told to retry.
 TRANSACTION_RETRY_S = 5.0
+PING_TIMEOUT_S = 0.8
 # A commit that the server cannot finish in this time fails instead of hanging.
 COMMIT_TIMEOUT_MS = 2000
 
@@ -117,8 +118,10 @@ class Database:
         # Test hook: called between the steps of multi-step writes (see services.orders).
         self.fault_injector: Callable[[str], Awaitable[None]] | None = None
 
-    async def ping(self) -> None:
-        await self.client.admin.command("ping")
+    async def ping(self, within: float = PING_TIMEOUT_S) -> None:
+        """Raises when the database does not answer `within` seconds (/readyz answers in 1 s)."""
+        async with asyncio.timeout(within):
+            await self.client.admin.command("ping")
 
     async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run `work` in one multi-document transaction, retried for a bounded time.
