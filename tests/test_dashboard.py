@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import fnmatch
 import os
+import re
 import shutil
 import tomllib
 from collections.abc import AsyncIterator
@@ -205,6 +206,7 @@ async def test_the_dashboard_is_served_at_the_root_and_graphql_stays_at_graphql(
         "receiving.js",
         "picking.js",
         "slotting.js",
+        "accounts.js",
     ):
         response = await http.get(f"/assets/{asset}")
         assert response.status_code == 200, asset
@@ -395,7 +397,7 @@ async def test_a_customer_sees_only_their_own_orders_and_places_one(
 
     await expect(page.locator("#orders-heading")).to_have_text("My orders")
     visible_screens = page.locator("#nav li:visible a")
-    await expect(visible_screens).to_have_text(["Orders", "Shipments"])
+    await expect(visible_screens).to_have_text(["Orders", "Shipments", "My account"])
     form = page.locator("#order-form")
     await form.locator("[name=sku]").fill(sku)
     await form.locator("[name=quantity]").fill("2")
@@ -969,3 +971,72 @@ async def test_a_picker_receives_stock_where_putaway_suggests_and_walks_a_printe
             "D-08-1"
         )
         await shoot(page, screenshots, "slotting")
+
+
+async def test_a_manager_creates_staff_changes_a_role_ends_sessions_and_changes_a_password(
+    browser: Browser, settings: Settings, screenshots: Path, tmp_path: Path
+) -> None:
+    async with own_floor(browser, settings, tmp_path, "users") as (floor, page):
+        manager = await named_account(floor.resources, "maria", Role.MANAGER)
+        elsewhere = await accounts.log_in(
+            floor.resources.db,
+            floor.resources.passwords,
+            username="maria",
+            password=PASSWORD,
+            ttl=timedelta(hours=1),
+        )
+        await log_in(page, floor, manager)
+        await page.click('#nav a[data-screen="users"]')
+
+        form = page.locator("#create-user-form")
+        await form.locator("[name=username]").fill("pat")
+        await form.locator("[name=email]").fill("pat@example.com")
+        await form.locator("[name=password]").fill("short")
+        await form.locator("[name=password]").fill("pat's long password")
+        await form.get_by_role("button", name="Create account").click()
+        await expect(form.locator(".message")).to_have_text("Account pat (picker) created.")
+        row = page.locator('#users-table tr[data-username="pat"]')
+        await expect(row).to_have_attribute("data-role", "PICKER")
+        await form.locator("[name=username]").fill("pat")
+        await form.locator("[name=email]").fill("pat2@example.com")
+        await form.locator("[name=password]").fill("another long password")
+        await form.get_by_role("button", name="Create account").click()
+        await expect(form.get_by_role("alert")).to_contain_text("pat")  # taken
+
+        pat = await floor.server.ok(
+            'mutation { logIn(username: "pat", password: "pat\'s long password") { token } }', {}
+        )
+        pat_token = pat["logIn"]["token"]
+        await row.get_by_label("Role of pat").select_option("MANAGER")
+        await expect(row).to_have_attribute("data-role", "MANAGER")
+        await expect(row).to_contain_text("pat is now a manager.")
+        await row.get_by_role("button", name="End every session of pat").click()
+        await expect(row).to_contain_text("1 session of pat ended.")
+        gone = await floor.server.graphql("{ me { id } }", {}, pat_token)
+        assert gone["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        await shoot(page, screenshots, "users")
+
+        # My account: a wrong current password changes nothing; the right one ends the others.
+        await page.click('#nav a[data-screen="account"]')
+        await expect(page.locator("#my-sessions li")).to_have_count(2)
+        await expect(page.locator('#my-sessions li[data-current="true"]')).to_have_text(
+            re.compile("^This browser")
+        )
+        password = page.locator("#password-form")
+        await password.locator("[name=current]").fill("not my password")
+        await password.locator("[name=next]").fill("a brand new passphrase")
+        await password.locator("[name=again]").fill("a brand new passphrase")
+        await password.get_by_role("button", name="Change password").click()
+        await expect(password.get_by_role("alert")).to_be_visible()
+        await password.locator("[name=current]").fill(PASSWORD)
+        await password.locator("[name=next]").fill("a brand new passphrase")
+        await password.locator("[name=again]").fill("a brand new passphrase")
+        await password.get_by_role("button", name="Change password").click()
+        await expect(password.locator(".message")).to_have_text(
+            "Password changed. Your other sessions have ended."
+        )
+        await expect(page.locator("#my-sessions li")).to_have_count(1)
+        other = await floor.server.graphql("{ me { id } }", {}, elsewhere.token)
+        assert other["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        await expect(page.locator("#connection")).to_have_text("Live")  # this one lives on
+        await shoot(page, screenshots, "account")

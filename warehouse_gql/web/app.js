@@ -8,6 +8,7 @@ import * as shipments from "./shipments.js";
 import * as receiving from "./receiving.js";
 import * as picking from "./picking.js";
 import * as slotting from "./slotting.js";
+import { account, users } from "./accounts.js";
 
 const TOKEN_KEY = "warehouse.token";
 const STAFF = ["MANAGER", "PICKER"];
@@ -19,6 +20,8 @@ const SCREENS = {
   receiving: { module: receiving, roles: STAFF },
   picking: { module: picking, roles: STAFF },
   slotting: { module: slotting, roles: ["MANAGER"] },
+  users: { module: users, roles: ["MANAGER"] },
+  account: { module: account, roles: ["MANAGER", "PICKER", "CUSTOMER"] },
 };
 const CONNECTION_TEXT = {
   connecting: "Connecting…",
