@@ -448,23 +448,36 @@ class RawHttp:
         self.authorization = ""
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", "/graphql", body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path, b"")
+
+    async def request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         while self.idle:
             reader, writer = self.idle.pop()
             try:
-                return await self._exchange(reader, writer, body)
+                return await self._exchange(reader, writer, method, path, body)
             except _StaleConnection:
                 continue  # the server closed it while idle (keep-alive timeout): next one
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        return await self._exchange(reader, writer, body)
+        return await self._exchange(reader, writer, method, path, body)
 
     async def _exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        method: str,
+        path: str,
+        body: bytes,
     ) -> tuple[int, bytes]:
+        content = (
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body else ""
+        )
         try:
             writer.write(
-                f"POST /graphql HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                f"{self.authorization}\r\n".encode()
+                f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"{content}{self.authorization}\r\n".encode()
                 + body
             )
             status_line = await reader.readline()
@@ -525,6 +538,37 @@ def baseline_operation(db: Any, data: Dataset) -> Operation:
         bin_ids = list({i["binId"] for i in items})
         bins = await db.bins.find({"_id": {"$in": bin_ids}}).to_list()
         assert items and bins
+        return 1
+
+    return op
+
+
+ITEM_BY_ID = "query($id: ID!) { item(id: $id) { id name sku quantity createdAt updatedAt } }"
+
+
+def item_graphql_operation(api: Api, data: Dataset) -> Operation:
+    """One item by id over GraphQL: the query REST's GET /api/v1/items/{id} is measured against."""
+
+    async def op(rng: random.Random) -> int:
+        found = await api.call(ITEM_BY_ID, {"id": rng.choice(data.item_ids)})
+        assert found["item"] is not None
+        return 1
+
+    return op
+
+
+def item_rest_operation(api: Api, data: Dataset) -> Operation:
+    """The same item read over REST (same fields and more: binId, revision; plus an ETag)."""
+
+    async def op(rng: random.Random) -> int:
+        path = f"/api/v1/items/{rng.choice(data.item_ids)}"
+        if api.raw is not None:
+            status, payload = await api.raw.get(path)
+        else:
+            response = await api.client.get(path)
+            status, payload = response.status_code, response.content
+        if status != 200:
+            raise GraphQLFailed(payload.decode(errors="replace")[:300])
         return 1
 
     return op
@@ -833,6 +877,24 @@ async def run(args: argparse.Namespace, size: Size, mongodb_url: str, redis_url:
                 results.append(
                     await drive("read", read_operation(api, data), 32, duration, size.warmup, srv)
                 )
+            # Off unless asked for (--only item-graphql,item-rest): the REST/GraphQL cost ratio.
+            if only is not None and "item-graphql" in only:
+                results.append(
+                    await drive(
+                        "item-graphql",
+                        item_graphql_operation(api, data),
+                        16,
+                        duration,
+                        size.warmup,
+                        srv,
+                    )
+                )
+            if only is not None and "item-rest" in only:
+                results.append(
+                    await drive(
+                        "item-rest", item_rest_operation(api, data), 16, duration, size.warmup, srv
+                    )
+                )
             if wanted("baseline"):
                 mongo: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_url, tz_aware=True)
                 try:
@@ -917,7 +979,10 @@ def main() -> None:
     parser.add_argument(
         "--out", default="bench-results.json", help="where to write the JSON report"
     )
-    parser.add_argument("--only", help="comma-separated: read,baseline,write,fulfil,fanout")
+    parser.add_argument(
+        "--only",
+        help="comma-separated: read,baseline,write,fulfil,fanout; also item-graphql,item-rest",
+    )
     parser.add_argument(
         "--subscribers", type=int, action="append", help="fan-out sizes (repeatable)"
     )

@@ -8,12 +8,14 @@ A failing test leaves `failure.png` and `console.txt` in its pytest temp dir. Se
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import fnmatch
 import os
 import shutil
 import tomllib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -198,6 +200,11 @@ async def test_the_dashboard_is_served_at_the_root_and_graphql_stays_at_graphql(
         "inventory.js",
         "orders.js",
         "shipments.js",
+        "item.js",
+        "history.js",
+        "receiving.js",
+        "picking.js",
+        "slotting.js",
     ):
         response = await http.get(f"/assets/{asset}")
         assert response.status_code == 200, asset
@@ -212,7 +219,7 @@ def test_every_dashboard_file_is_package_data_so_a_wheel_ships_it() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     globs = pyproject["tool"]["setuptools"]["package-data"]["warehouse_gql"]
     web = ROOT / "warehouse_gql" / "web"
-    files = [path.relative_to(web.parent) for path in web.iterdir()]
+    files = [path.relative_to(web.parent) for path in web.rglob("*") if path.is_file()]
     assert files
     unshipped = [str(f) for f in files if not any(fnmatch.fnmatch(str(f), g) for g in globs)]
     assert not unshipped, f"add these to [tool.setuptools.package-data]: {unshipped}"
@@ -576,6 +583,10 @@ async def test_the_dashboard_reconnects_after_a_server_restart_and_rereads_what_
     await page.click("#login-form button[type=submit]")
     await page.click('#nav a[data-screen="inventory"]')
     await page.fill("#inventory-search", sku)
+    # The search runs on the server: wait for its answer, not the unfiltered first page.
+    await expect(page.locator("#inventory-count")).to_have_text(
+        f"Showing 1 of 1 stock record with a SKU starting {sku}, newest first."
+    )
     quantity = page.locator(f'#inventory-table tr[data-sku="{sku}"] .quantity')
     await expect(quantity).to_have_text("40")
     await expect(page.locator("#connection")).to_have_text("Live")
@@ -632,3 +643,321 @@ async def test_a_customers_shipments_arrive_and_change_live_and_never_anothers(
     await floor.ok(DELIVER, {"id": created["createShipment"]["id"]}, manager)  # theirs
     await expect(page.locator("#shipments-table tbody tr")).to_have_count(1)
     await expect(page.locator("main")).not_to_contain_text(theirs)
+
+
+async def create_items_in_bulk(floor: Floor, manager: Account, count: int, prefix: str) -> None:
+    """`count` items of 1 unit in one bin: aliased createItem, 25 a request, 4 requests at once."""
+    bin_id = (
+        await floor.ok(
+            CREATE_BIN, {"i": {"location": unique("BULK"), "capacity": 1_000_000}}, manager
+        )
+    )["createBin"]["id"]
+
+    async def batch(start: int) -> None:
+        fields = " ".join(
+            f'i{n}: createItem(input: {{ name: "Bulk {n}", sku: "{prefix}-{n:05d}", '
+            f'binId: "{bin_id}", quantity: 1 }}) {{ id }}'
+            for n in range(start, min(start + 25, count))
+        )
+        await floor.ok(f"mutation {{ {fields} }}", {}, manager)
+
+    starts = list(range(0, count, 25))
+    for group in range(0, len(starts), 4):
+        await asyncio.gather(*(batch(s) for s in starts[group : group + 4]))
+
+
+# Long tasks (over 50 ms on the main thread), from the page's first moment on.
+LONG_TASKS = """
+window.longTasks = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) window.longTasks.push(entry.duration);
+}).observe({ type: "longtask", buffered: true });
+"""
+
+
+async def test_thousands_of_low_stock_events_at_once_keep_the_inventory_screen_responsive(
+    browser: Browser, settings: Settings, tmp_path: Path
+) -> None:
+    # The reported freeze: 2,051 items under the threshold, each an ENTER the moment the
+    # Inventory screen opens its lowStock live query.
+    server, resources = await serve_floor(settings, f"{settings.mongodb_db}_{unique('burst')}")
+    floor = Floor(server, resources)
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(20_000)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    try:
+        manager = await floor.account(Role.MANAGER)
+        prefix = unique("LOW").upper()
+        await create_items_in_bulk(floor, manager, 2051, prefix)
+        await page.add_init_script(LONG_TASKS)
+        events: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda _: events.append(1)))
+        await log_in(page, floor, manager)
+        await page.click('#nav a[data-screen="inventory"]')
+
+        # While the burst is being applied the page still takes input and answers it.
+        await page.fill("#inventory-search", f"{prefix}-0204")
+        await expect(page.locator("#inventory-count")).to_have_text(
+            f"Showing 10 of 10 stock records with a SKU starting {prefix}-0204, newest first."
+        )
+        await expect(page.locator("#low-stock-count")).to_have_text(
+            "2,051 items, the 100 lowest shown."
+        )
+        await expect(page.locator("#low-stock-list li")).to_have_count(100)  # capped
+        assert len(events) >= 2051  # every ENTER reached the page
+
+        await page.fill("#inventory-search", "")
+        await expect(page.locator("#inventory-count")).to_have_text(
+            "Showing 50 of 2,051 stock records, newest first."
+        )
+        await expect(page.locator("#inventory-more")).to_be_visible()
+        await page.click("#inventory-more")
+        await expect(page.locator("#inventory-table tbody tr")).to_have_count(100)
+
+        long_tasks: list[float] = await page.evaluate("window.longTasks")
+        # One render per frame: a handful of long tasks at most, none anywhere near a freeze.
+        print(f"long tasks: {len(long_tasks)}, longest {max(long_tasks, default=0):.0f} ms")
+        assert len(long_tasks) <= 40, long_tasks
+        assert max(long_tasks, default=0) < 2000, long_tasks
+    except BaseException:
+        await page.screenshot(path=tmp_path / "failure.png", full_page=True)
+        raise
+    finally:
+        await context.close()
+        await server.stop()
+    assert not problems, problems
+
+
+@asynccontextmanager
+async def own_floor(
+    browser: Browser, settings: Settings, tmp_path: Path, name: str
+) -> AsyncIterator[tuple[Floor, Page]]:
+    """A server on a database of its own (exact counts, readable screenshots) and a page."""
+    server, resources = await serve_floor(settings, f"{settings.mongodb_db}_{unique(name)}")
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    try:
+        yield Floor(server, resources), page
+    except BaseException:
+        await page.screenshot(path=tmp_path / "failure.png", full_page=True)
+        raise
+    finally:
+        await context.close()
+        await server.stop()
+    assert not problems, problems
+
+
+async def shoot(page: Page, out: Path, name: str, *, full_page: bool = False) -> None:
+    await page.wait_for_timeout(300)  # let live events settle before the picture
+    await page.screenshot(path=out / f"{name}.png", full_page=full_page)
+
+
+async def test_a_manager_moves_renames_counts_edits_and_deletes_stock_and_reads_its_history(
+    browser: Browser, settings: Settings, screenshots: Path, tmp_path: Path
+) -> None:
+    async with own_floor(browser, settings, tmp_path, "stock") as (floor, page):
+        manager = await floor.account(Role.MANAGER)
+        _, _, widgets = await floor.stocked_bin(
+            manager, capacity=200, quantity=120, sku="WID-BLUE", location="A-01-1"
+        )
+        await floor.stocked_bin(
+            manager, capacity=200, quantity=40, sku="GIZ-SMALL", location="A-02-1"
+        )
+        await floor.ok(CREATE_BIN, {"i": {"location": "B-07-2", "capacity": 100}}, manager)
+        await floor.ok(ADJUST, {"id": widgets, "d": -5}, manager)
+        await log_in(page, floor, manager)
+
+        # Inventory: open an item, move part of it by the target bin's location, rename it.
+        await page.click('#nav a[data-screen="inventory"]')
+        await page.get_by_role("button", name="WID-BLUE in A-01-1: details").click()
+        panel = page.locator(".item-panel")
+        await expect(panel.locator("h2")).to_have_text("WID-BLUE in A-01-1")
+        await panel.locator(".move-form [name=to]").fill("b-07-2")  # as typed on a scanner
+        await panel.locator(".move-form [name=quantity]").fill("500")
+        await panel.get_by_role("button", name="Move").click()
+        await expect(panel.locator(".move-form .message")).to_contain_text(
+            "Not enough stock of WID-BLUE"
+        )
+        await panel.locator(".move-form [name=quantity]").fill("30")
+        await panel.get_by_role("button", name="Move").click()
+        await expect(panel.locator(".move-form .message")).to_have_text(
+            "Moved 30 × WID-BLUE to B-07-2."
+        )
+        await expect(panel.locator(".item-facts")).to_contain_text("85 units in bin A-01-1")
+        history = panel.locator(".history-table tbody tr")
+        await expect(history).to_have_count(3)
+        await expect(history.nth(0)).to_have_attribute("data-reason", "move")
+        await expect(history.nth(0)).to_contain_text("−30".replace("−", "-"))
+        await expect(history.nth(1)).to_contain_text("test")
+        await expect(history.nth(2)).to_have_attribute("data-reason", "create")
+        await panel.locator("form[aria-label^=Rename] [name=name]").fill("Blue widget, large")
+        await panel.get_by_role("button", name="Rename").click()
+        await expect(panel.locator(".item-facts")).to_contain_text("Blue widget, large: 85 units")
+        row = page.locator('#inventory-table tr[data-sku="WID-BLUE"]', has_text="A-01-1")
+        await expect(row).to_contain_text("Blue widget, large")
+        await shoot(page, screenshots, "item", full_page=True)
+
+        # An item with stock cannot be deleted; the refusal is shown, nothing changes.
+        await panel.get_by_role("button", name="Delete item").click()
+        await panel.get_by_role("button", name="Yes, delete WID-BLUE from A-01-1").click()
+        await expect(panel.get_by_role("alert")).to_contain_text("still holds 85 units")
+
+        # Bins: a cycle count against a bin that changed meanwhile is refused, then recounted.
+        await page.click('#nav a[data-screen="bins"]')
+        await page.fill("#bins-filter", "A-02")
+        await expect(page.locator("#bins-count")).to_have_text(
+            "Showing 1 of 1 bin at locations starting A-02."
+        )
+        await bin_tile(page, "A-02-1").click()
+        detail = page.locator(".bin-detail")
+        await detail.get_by_text("Count this bin").click()
+        count_form = detail.locator("form[aria-label='Count bin A-02-1']")
+        await expect(count_form).to_contain_text("Counting from version")
+        gizmos = (
+            await floor.ok('{ items(sku: "GIZ-SMALL") { edges { node { id } } } }', {}, manager)
+        )["items"]["edges"][0]["node"]["id"]
+        await floor.ok(ADJUST, {"id": gizmos, "d": -2}, manager)  # someone picks meanwhile
+        await count_form.locator("input[data-sku='GIZ-SMALL']").fill("36")
+        await count_form.get_by_role("button", name="Record count").click()
+        await expect(count_form.get_by_role("alert")).to_contain_text("recount")
+        await count_form.get_by_role("button", name="Start again").click()
+        await count_form.locator("input[data-sku='GIZ-SMALL']").fill("36")
+        await count_form.get_by_role("button", name="Record count").click()
+        await expect(count_form.locator(".message.ok")).to_have_text(
+            "Count recorded: 36 units in A-02-1."
+        )
+        await expect(bin_tile(page, "A-02-1")).to_contain_text("36 / 200")
+        await detail.get_by_text("History", exact=True).click()
+        bin_history = detail.locator(".history-table tbody tr")
+        await expect(bin_history).to_have_count(3)
+        await expect(bin_history.nth(0)).to_have_attribute("data-reason", "count")
+        await expect(bin_history.nth(0)).to_contain_text("-2")
+        await shoot(page, screenshots, "bin-count", full_page=True)
+
+        # Edit the bin; a bin holding stock cannot be deleted, an empty one can.
+        await detail.get_by_text("Edit or delete this bin").click()
+        edit = detail.locator("form[aria-label='Edit bin A-02-1']")
+        await edit.locator("[name=capacity]").fill("20")
+        await edit.get_by_role("button", name="Save bin").click()
+        await expect(edit.get_by_role("alert")).to_contain_text("A-02-1")  # below its load
+        await edit.locator("[name=capacity]").fill("150")
+        await edit.get_by_role("button", name="Save bin").click()
+        await expect(bin_tile(page, "A-02-1")).to_contain_text("36 / 150")
+        await detail.get_by_role("button", name="Delete bin").click()
+        await detail.get_by_role("button", name="Yes, delete bin A-02-1").click()
+        await expect(detail.get_by_role("alert")).to_contain_text("holds")
+        await page.fill("#bins-filter", "")
+        await bin_tile(page, "B-07-2").click()
+        await page.click('#nav a[data-screen="inventory"]')
+        await page.get_by_role("button", name="WID-BLUE in B-07-2: details").click()
+        await panel.locator(".move-form [name=to]").fill("A-01-1")
+        await panel.get_by_role("button", name="Move").click()  # all 30 back
+        await expect(panel.locator(".item-facts")).to_contain_text(": 0 units in bin B-07-2")
+        await panel.get_by_role("button", name="Delete item").click()
+        await panel.get_by_role("button", name="Yes, delete WID-BLUE from B-07-2").click()
+        await expect(page.locator("#item-detail")).to_contain_text(
+            "Item WID-BLUE deleted from B-07-2."
+        )
+        await page.click('#nav a[data-screen="bins"]')
+        await bin_tile(page, "B-07-2").click()
+        await detail.get_by_text("Edit or delete this bin").click()
+        await detail.get_by_role("button", name="Delete bin").click()
+        await detail.get_by_role("button", name="Yes, delete bin B-07-2").click()
+        await expect(detail).to_contain_text("Bin B-07-2 deleted.")
+        await expect(bin_tile(page, "B-07-2")).to_have_count(0)
+        assert (await floor.ok('{ stockLevel(sku: "WID-BLUE") }', {}, manager)) == {
+            "stockLevel": 115
+        }
+
+
+async def test_a_picker_receives_stock_where_putaway_suggests_and_walks_a_printed_pick_list(
+    browser: Browser, settings: Settings, screenshots: Path, tmp_path: Path
+) -> None:
+    async with own_floor(browser, settings, tmp_path, "floor") as (floor, page):
+        manager = await floor.account(Role.MANAGER)
+        picker = await floor.account(Role.PICKER)
+        stock = {
+            "A-02-1": ("NUT-M6", 40),
+            "A-09-1": ("AXLE-S", 12),
+            "B-08-2": ("CAM-L", 25),
+            "C-03-1": ("PIN-S", 60),
+            "D-08-1": ("GEAR-S", 30),
+        }
+        for location, (sku, quantity) in stock.items():
+            await floor.stocked_bin(
+                manager, capacity=100, quantity=quantity, sku=sku, location=location
+            )
+        await floor.ok(CREATE_BIN, {"i": {"location": "A-01-1", "capacity": 15}}, manager)
+        await floor.ok(CREATE_BIN, {"i": {"location": "E-01-1", "capacity": 400}}, manager)
+
+        async def order(name: str, lines: list[tuple[str, int]]) -> str:
+            items = [{"sku": sku, "quantity": q} for sku, q in lines]
+            data = await floor.ok(
+                CREATE_ORDER, {"i": {"customerName": name, "items": items}}, manager
+            )
+            order_id: str = data["createOrder"]["id"]
+            return order_id
+
+        fulfilled = await order("ACME Ltd", [("GEAR-S", 2), ("NUT-M6", 5)])
+        await floor.ok(FULFIL, {"id": fulfilled}, manager)
+        await order("Globex Corp", [("CAM-L", 1), ("PIN-S", 4), ("AXLE-S", 2)])
+        await log_in(page, floor, picker)
+        await expect(page.locator('#nav a[data-screen="slotting"]')).to_be_hidden()
+
+        # Receiving: 70 NUT-M6 go first where NUT-M6 already is, the rest to the best fit.
+        await page.click('#nav a[data-screen="receiving"]')
+        await page.fill("#putaway-form [name=sku]", "NUT-M6")
+        await page.fill("#putaway-form [name=quantity]", "70")
+        await page.get_by_role("button", name="Suggest bins").click()
+        rows = page.locator("#putaway-table tbody tr")
+        await expect(rows).to_have_count(2)
+        await expect(rows.nth(0)).to_have_attribute("data-location", "A-02-1")
+        await expect(rows.nth(0)).to_contain_text("Put 65 here")  # all the room it has
+        await expect(rows.nth(1)).to_have_attribute("data-location", "A-01-1")  # tightest fit
+        await expect(rows.nth(1)).to_contain_text("Put 5 here")
+        await shoot(page, screenshots, "receiving")
+        for n in range(2):
+            await rows.nth(n).get_by_role("button").click()
+            await expect(rows.nth(n).locator(".message.ok")).to_contain_text("Put away")
+        assert (await floor.ok('{ stockLevel(sku: "NUT-M6") }', {}, picker)) == {"stockLevel": 105}
+
+        # Pick list: both orders in one walk, in walking order, printable.
+        await page.click('#nav a[data-screen="picking"]')
+        boxes = page.locator("#pick-orders input[name=order]")
+        await expect(boxes).to_have_count(2)
+        await page.get_by_role("button", name="Plan the walk").click()
+        await expect(page.locator("#pick-form .message")).to_have_text("Choose at least one order.")
+        for n in range(2):
+            await boxes.nth(n).check()
+        await page.get_by_role("button", name="Plan the walk").click()
+        stops = page.locator("#walk-table tbody tr")
+        await expect(stops).to_have_count(5)
+        locations = [await stops.nth(n).get_attribute("data-location") for n in range(5)]
+        assert sorted(locations) == ["A-02-1", "A-09-1", "B-08-2", "C-03-1", "D-08-1"]
+        assert locations[0] == "A-02-1"  # from the depot, the nearest aisle first
+        await expect(page.locator("#walk-summary")).to_contain_text("bay lengths")
+        await shoot(page, screenshots, "picklist")
+        await page.emulate_media(media="print")
+        await expect(page.locator("#pick-form")).to_be_hidden()
+        await expect(page.locator(".topbar")).to_be_hidden()
+        await expect(page.locator("#walk-table")).to_be_visible()
+        await expect(page.locator("#walk-table th", has_text="Done")).to_be_visible()
+        await shoot(page, screenshots, "picklist-print", full_page=True)
+        await page.emulate_media(media="screen")
+
+        # Slotting (managers): what was picked, by class.
+        await page.click("#logout")
+        await log_in(page, floor, manager)
+        await page.click('#nav a[data-screen="slotting"]')
+        report = page.locator("#slotting-table tbody tr")
+        await expect(report).to_have_count(2)
+        await expect(page.locator('#slotting-table tr[data-sku="NUT-M6"]')).to_contain_text("5")
+        await expect(page.locator('#slotting-table tr[data-sku="GEAR-S"]')).to_contain_text(
+            "D-08-1"
+        )
+        await shoot(page, screenshots, "slotting")

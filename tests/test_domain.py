@@ -343,3 +343,22 @@ def test_an_order_transition_message_says_an_order_and_a_shipment_says_a_shipmen
     assert InvalidTransition("shipment", "DELIVERED", "IN_TRANSIT").message == (
         "A shipment that is DELIVERED cannot become IN_TRANSIT."
     )
+
+
+def test_a_version_tag_changes_with_every_committed_change_of_a_record() -> None:
+    from datetime import UTC, datetime
+
+    from warehouse_gql.domain.errors import PreconditionFailed
+    from warehouse_gql.domain.models import Bin, Order
+    from warehouse_gql.domain.orders import OrderStatus
+    from warehouse_gql.domain.preconditions import Precondition, version_tag
+
+    at = datetime(2026, 5, 24, 10, 15, 30, 123000, tzinfo=UTC)
+    bin = Bin("b", "A-1-1", 10, 0, at, at, version=3)
+    assert version_tag(bin) == "v3"
+    order = Order("o", "Ada", (), OrderStatus.PENDING, "u", (), at, at)
+    assert version_tag(order) == "t1779617730123"
+    Precondition(frozenset({"v3"})).check(bin)
+    Precondition(frozenset({"*"})).check(order)
+    with pytest.raises(PreconditionFailed):
+        Precondition(frozenset({"v2", "t1"})).check(bin)

@@ -1,5 +1,5 @@
 """The composition root: opens MongoDB and the broadcaster in the lifespan, mounts /graphql and
-serves the dashboard's static files at /."""
+/api/v1 (with its reference at /api/docs) and serves the dashboard's static files at /."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from warehouse_gql import logs
 from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources, bearer_token
 from warehouse_gql.api.parse.door import ParseDoor
+from warehouse_gql.api.rest import docs
+from warehouse_gql.api.rest.app import RestApi, RestMount
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
@@ -62,6 +64,7 @@ def create_app(settings: Settings) -> Starlette:
         raise ValueError("create_app needs settings.mongodb_url")
     mongodb_url = settings.mongodb_url
     view = GraphQLView(settings)
+    rest = RestApi()
     parse = ParseDoor(settings)
     # Opened by each run of the lifespan; /readyz asks it whether Redis answers.
     redis_backend: ResilientRedisBackend | None = None
@@ -84,7 +87,7 @@ def create_app(settings: Settings) -> Starlette:
             events = EventBus(broadcast)
             await events.start()
             stack.push_async_callback(events.stop)
-            view.resources = parse.resources = Resources(
+            view.resources = rest.resources = parse.resources = Resources(
                 db=db,
                 events=events,
                 passwords=Passwords(fast=settings.fast_password_hashing),
@@ -92,7 +95,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             log.info("warehouse-gql ready (database %s)", settings.mongodb_db)
             yield
-            view.resources = parse.resources = None
+            view.resources = rest.resources = parse.resources = None
 
     async def dashboard(request: Request) -> FileResponse:
         return FileResponse(
@@ -155,6 +158,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics_page),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            RestMount("/api/v1", rest),
+            *docs.routes(),
             # PARSE_ENABLED=false: no /parse route at all, so every /parse path is a 404.
             *(parse.routes() if settings.parse_enabled else []),
             Route("/", dashboard),

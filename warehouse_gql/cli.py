@@ -1,4 +1,4 @@
-"""The `warehouse-gql` command: serve, create-user, export-schema."""
+"""The `warehouse-gql` command: serve, create-user, export-schema, export-openapi."""
 
 from __future__ import annotations
 
@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser("export-openapi", help="print the REST API's OpenAPI 3.1 document")
     return parser
 
 
@@ -263,6 +264,11 @@ def main(argv: list[str] | None = None) -> None:
             from warehouse_gql.api.graphql.schema import export_sdl
 
             sys.stdout.write(export_sdl())
+            return
+        if args.command == "export-openapi":
+            from warehouse_gql.api.rest.openapi import export_document
+
+            sys.stdout.write(export_document())
             return
         settings = Settings.from_env(
             host=getattr(args, "host", None),

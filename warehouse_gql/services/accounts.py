@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from warehouse_gql.domain import accounts as rules
+from warehouse_gql.domain import preconditions
 from warehouse_gql.domain.access import Role
-from warehouse_gql.domain.errors import NotFound, Unauthenticated
+from warehouse_gql.domain.errors import NotFound, PreconditionFailed, Unauthenticated
 from warehouse_gql.domain.models import User
+from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import RoleChanged, SessionRevoked
 from warehouse_gql.services.passwords import Passwords
@@ -191,9 +193,22 @@ async def set_user_role(
     role: Role,
     events: EventBus | None = None,
     cache: SessionCache | None = None,
+    precondition: Precondition | None = None,
 ) -> User:
     oid = require_id(user_id, "user")
-    updated = await store.set_role(db, oid, role)
+    if precondition is not None:
+        current = await store.get_user(db, oid)
+        if current is None:
+            raise NotFound("user", user_id)
+        preconditions.check(precondition, current)
+        # Compare-and-set on the state just checked: a write in between makes this one fail.
+        if not await store.set_role_if_unchanged(db, oid, role, updated_at=current.updated_at):
+            raise PreconditionFailed()
+    updated = (
+        await store.set_role(db, oid, role)
+        if precondition is None
+        else await store.get_user(db, oid)
+    )
     if updated is None:
         raise NotFound("user", user_id)
     # The new role counts from the user's next request, on every process.

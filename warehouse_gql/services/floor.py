@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from warehouse_gql.domain import counting, putaway, routing, slotting
+from warehouse_gql.domain import counting, preconditions, putaway, routing, slotting
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain.errors import BadUserInput, NotFound
 from warehouse_gql.domain.layout import Layout
 from warehouse_gql.domain.models import Bin, Item, User
 from warehouse_gql.domain.orders import OrderStatus
+from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import ChangeKind, ItemChanged
 from warehouse_gql.settings import Settings
@@ -246,6 +247,7 @@ async def count_bin(
     complete: bool,
     expected_version: int | None,
     user: User,
+    precondition: Precondition | None = None,
 ) -> Bin:
     """Record what a count found in a bin: one COUNT movement per difference, in one transaction."""
     oid = require_id(bin_id, "bin")
@@ -255,6 +257,7 @@ async def count_bin(
     async def work(session: Session) -> Bin:
         changed.clear()  # the transaction may run again after a write conflict
         current = await bins.require_bin(db, oid, session)
+        preconditions.check(precondition, current)
         # Read in the snapshot: a write since then is a write conflict below, and the retry
         # sees the new version and refuses the now stale count.
         counting.check_version(current.location, current.version, expected_version)

@@ -6,13 +6,26 @@ from __future__ import annotations
 from dataclasses import replace
 
 from warehouse_gql.domain import inventory as rules
+from warehouse_gql.domain import preconditions
 from warehouse_gql.domain.errors import BadUserInput
 from warehouse_gql.domain.models import Bin, Item, User
+from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import ChangeKind, ItemChanged
 from warehouse_gql.store import bins, items
 from warehouse_gql.store.database import Database, Session
 from warehouse_gql.store.ids import require_id
+
+
+async def _check_item(
+    db: Database, session: Session, item_id: str, precondition: Precondition | None
+) -> None:
+    """Inside the writing transaction: a change since the client's read is a write conflict,
+    and the retry sees the new revision and refuses."""
+    if precondition is not None:
+        preconditions.check(
+            precondition, await items.require_item(db, require_id(item_id, "item"), session)
+        )
 
 
 async def create_bin(db: Database, *, location: str, capacity: int) -> Bin:
@@ -22,22 +35,31 @@ async def create_bin(db: Database, *, location: str, capacity: int) -> Bin:
 
 
 async def update_bin(
-    db: Database, *, bin_id: str, location: str | None, capacity: int | None
+    db: Database,
+    *,
+    bin_id: str,
+    location: str | None,
+    capacity: int | None,
+    precondition: Precondition | None = None,
 ) -> Bin:
     oid = require_id(bin_id, "bin")
     new_location = None if location is None else rules.clean_location(location)
     new_capacity = None if capacity is None else rules.check_capacity(capacity)
 
     async def work(session: Session) -> Bin:
+        if precondition is not None:
+            preconditions.check(precondition, await bins.require_bin(db, oid, session))
         return await bins.update_bin(db, session, oid, location=new_location, capacity=new_capacity)
 
     return await db.transaction(work)
 
 
-async def delete_bin(db: Database, *, bin_id: str) -> str:
+async def delete_bin(db: Database, *, bin_id: str, precondition: Precondition | None = None) -> str:
     oid = require_id(bin_id, "bin")
 
     async def work(session: Session) -> None:
+        if precondition is not None:
+            preconditions.check(precondition, await bins.require_bin(db, oid, session))
         await bins.delete_bin(db, session, oid)
 
     await db.transaction(work)
@@ -71,13 +93,21 @@ async def create_item(
     return item
 
 
-async def update_item(db: Database, events: EventBus, *, item_id: str, name: str | None) -> Item:
+async def update_item(
+    db: Database,
+    events: EventBus,
+    *,
+    item_id: str,
+    name: str | None,
+    precondition: Precondition | None = None,
+) -> Item:
     oid = require_id(item_id, "item")
     if name is None:
         raise BadUserInput("Nothing to update: give a new name.", field="name")
     new_name = rules.clean_name(name)
 
     async def work(session: Session) -> tuple[Item, Bin]:
+        await _check_item(db, session, item_id, precondition)
         item = await items.rename(db, session, oid, new_name)
         return item, await bins.require_bin(db, require_id(item.bin_id, "bin"), session)
 
@@ -87,13 +117,21 @@ async def update_item(db: Database, events: EventBus, *, item_id: str, name: str
 
 
 async def adjust_item_quantity(
-    db: Database, events: EventBus, *, item_id: str, delta: int, reason: str, user: User
+    db: Database,
+    events: EventBus,
+    *,
+    item_id: str,
+    delta: int,
+    reason: str,
+    user: User,
+    precondition: Precondition | None = None,
 ) -> Item:
     oid = require_id(item_id, "item")
     delta = rules.check_delta(delta)
     reason = rules.clean_reason(reason)
 
     async def work(session: Session) -> tuple[Item, Bin]:
+        await _check_item(db, session, item_id, precondition)
         item = await items.change_quantity(db, session, oid, delta)
         bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), delta)
         await items.record_movement(
@@ -109,7 +147,14 @@ async def adjust_item_quantity(
 
 
 async def move_item(
-    db: Database, events: EventBus, *, item_id: str, to_bin_id: str, quantity: int, user: User
+    db: Database,
+    events: EventBus,
+    *,
+    item_id: str,
+    to_bin_id: str,
+    quantity: int,
+    user: User,
+    precondition: Precondition | None = None,
 ) -> Item:
     """Take units out of one item and into the same sku's item in another bin, atomically."""
     source_oid = require_id(item_id, "item")
@@ -118,7 +163,10 @@ async def move_item(
 
     async def work(session: Session) -> tuple[Item, Bin, Item, Bin]:
         # A move into the item's own bin is wrong input whatever the stock: check it first.
-        if (await items.require_item(db, source_oid, session)).bin_id == to_bin_id:
+        found = await items.require_item(db, source_oid, session)
+        # If-Match names the source item, the one the client read.
+        preconditions.check(precondition, found)
+        if found.bin_id == to_bin_id:
             raise BadUserInput("toBinId is the bin the item is already in.", field="toBinId")
         source = await items.change_quantity(db, session, source_oid, -quantity)
         source_bin = await bins.change_load(
@@ -161,10 +209,13 @@ async def move_item(
     return target
 
 
-async def delete_item(db: Database, events: EventBus, *, item_id: str) -> str:
+async def delete_item(
+    db: Database, events: EventBus, *, item_id: str, precondition: Precondition | None = None
+) -> str:
     oid = require_id(item_id, "item")
 
     async def work(session: Session) -> tuple[Item, Bin]:
+        await _check_item(db, session, item_id, precondition)
         item = await items.delete_empty(db, session, oid)
         # Touch the bin so deleteBin and a delete of its last item serialise.
         bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), 0)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain import orders as rules
-from warehouse_gql.domain.access import Role, sees_only_own
+from warehouse_gql.domain import preconditions
+from warehouse_gql.domain.access import Role, may_see_order, sees_only_own
 from warehouse_gql.domain.errors import BadUserInput, InvalidTransition, NotFound
 from warehouse_gql.domain.models import Bin, Item, Order, PickRecord, Shipment, User
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
+from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.events import ChangeKind, ItemChanged, ShipmentChanged
 from warehouse_gql.store import bins, items
 from warehouse_gql.store import orders as store
 from warehouse_gql.store.database import Database, Session
 from warehouse_gql.store.ids import require_id
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    order: Order
+    # False when an idempotency key named an order this user had already placed.
+    created: bool
 
 
 async def create_order(
@@ -26,6 +35,25 @@ async def create_order(
     idempotency_key: str | None,
     user: User,
 ) -> Order:
+    placed = await place_order(
+        db,
+        customer_name=customer_name,
+        lines=lines,
+        idempotency_key=idempotency_key,
+        user=user,
+    )
+    return placed.order
+
+
+async def place_order(
+    db: Database,
+    *,
+    customer_name: str,
+    lines: list[tuple[str, int]],
+    idempotency_key: str | None,
+    user: User,
+) -> Placed:
+    """Place an order; a repeat of an idempotency key returns the first order, not created."""
     customer_name = rules.clean_customer_name(customer_name)
     lines = rules.check_lines(lines)
     idempotency_key = rules.check_idempotency_key(idempotency_key)
@@ -35,13 +63,14 @@ async def create_order(
         raise BadUserInput(
             f"The warehouse does not know sku {', '.join(unknown)}.", field="items.sku"
         )
-    return await store.insert_order(
+    order, created = await store.insert_order(
         db,
         customer_name=customer_name,
         lines=lines,
         created_by=user.id,
         idempotency_key=idempotency_key,
     )
+    return Placed(order, created)
 
 
 def _visible_order(order: Order | None, user: User) -> Order | None:
@@ -58,7 +87,14 @@ async def require_visible_order(db: Database, order_id: str, user: User) -> Orde
     return order
 
 
-async def fulfil_order(db: Database, events: EventBus, *, order_id: str, user: User) -> Order:
+async def fulfil_order(
+    db: Database,
+    events: EventBus,
+    *,
+    order_id: str,
+    user: User,
+    precondition: Precondition | None = None,
+) -> Order:
     """Pick every line, fullest bin first, in one transaction: all lines or nothing."""
     oid = require_id(order_id, "order")
     changed: list[tuple[Item, Bin, int]] = []
@@ -66,6 +102,7 @@ async def fulfil_order(db: Database, events: EventBus, *, order_id: str, user: U
     async def work(session: Session) -> Order:
         changed.clear()  # the transaction may run again after a write conflict
         order = await store.require_order(db, oid, session)
+        preconditions.check(precondition, order)
         rules.check_order_transition(order.status, OrderStatus.FULFILLED)
         lines = [(line.sku, line.quantity) for line in order.lines]
         stock = await items.stock_of_skus(db, [sku for sku, _ in lines], session)
@@ -127,12 +164,16 @@ async def fulfil_order(db: Database, events: EventBus, *, order_id: str, user: U
     return order
 
 
-async def cancel_order(db: Database, *, order_id: str, user: User) -> Order:
+async def cancel_order(
+    db: Database, *, order_id: str, user: User, precondition: Precondition | None = None
+) -> Order:
     order = await require_visible_order(db, order_id, user)
     rules.check_order_transition(order.status, OrderStatus.CANCELLED)
     oid = require_id(order_id, "order")
 
     async def work(session: Session) -> Order:
+        if precondition is not None:
+            preconditions.check(precondition, await store.require_order(db, oid, session))
         if not await store.set_order_status(
             db, session, oid, expected=[OrderStatus.PENDING], status=OrderStatus.CANCELLED
         ):
@@ -143,10 +184,14 @@ async def cancel_order(db: Database, *, order_id: str, user: User) -> Order:
     return await db.transaction(work)
 
 
-async def delete_order(db: Database, *, order_id: str) -> str:
+async def delete_order(
+    db: Database, *, order_id: str, precondition: Precondition | None = None
+) -> str:
     oid = require_id(order_id, "order")
 
     async def work(session: Session) -> None:
+        if precondition is not None:
+            preconditions.check(precondition, await store.require_order(db, oid, session))
         await store.delete_order(db, session, oid)
 
     await db.transaction(work)
@@ -176,12 +221,18 @@ async def create_shipment(
 
 
 async def update_shipment_status(
-    db: Database, events: EventBus, *, shipment_id: str, status: ShipmentStatus
+    db: Database,
+    events: EventBus,
+    *,
+    shipment_id: str,
+    status: ShipmentStatus,
+    precondition: Precondition | None = None,
 ) -> Shipment:
     oid = require_id(shipment_id, "shipment")
 
     async def work(session: Session) -> tuple[Shipment, bool]:
         current = await store.require_shipment(db, oid, session)
+        preconditions.check(precondition, current)
         # Read inside the transaction: when a concurrent request sets the same status first,
         # our write conflicts, the retry sees the new status and this becomes the no-op.
         if rules.shipment_transition_is_noop(current.status, status):
@@ -197,16 +248,32 @@ async def update_shipment_status(
     return shipment
 
 
-async def delete_shipment(db: Database, events: EventBus, *, shipment_id: str) -> str:
+async def delete_shipment(
+    db: Database,
+    events: EventBus,
+    *,
+    shipment_id: str,
+    precondition: Precondition | None = None,
+) -> str:
     oid = require_id(shipment_id, "shipment")
 
     async def work(session: Session) -> Shipment:
+        if precondition is not None:
+            preconditions.check(precondition, await store.require_shipment(db, oid, session))
         return await store.delete_shipment(db, session, oid)
 
     shipment = await db.transaction(work)
     last = replace(shipment, revision=shipment.revision + 1)
     await events.publish([ShipmentChanged(ChangeKind.DELETED, last)])
     return shipment_id
+
+
+async def require_visible_shipment(db: Database, shipment_id: str, user: User) -> Shipment:
+    """A shipment the user may see; a shipment of another customer's order is NOT_FOUND."""
+    found = await store.get_shipment(db, require_id(shipment_id, "shipment"))
+    if found is None or not may_see_order(user.role, user.id, found.order_owner):
+        raise NotFound("shipment", shipment_id)
+    return found
 
 
 def order_scope(user: User) -> str | None:

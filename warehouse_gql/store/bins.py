@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -14,6 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
+from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import CapacityExceeded, Conflict, NotFound
 from warehouse_gql.domain.inventory import location_key
 from warehouse_gql.domain.layout import parse_location
@@ -47,7 +47,7 @@ def _location_taken(location: str) -> Conflict:
 
 
 async def insert_bin(db: Database, *, location: str, capacity: int) -> Bin:
-    now = datetime.now(UTC)
+    now = clock.now()
     doc: Document = {
         "location": location,
         "locationKey": location_key(location),
@@ -116,7 +116,7 @@ async def change_load(
         {"_id": bin_id, **guard},
         {
             "$inc": {"currentLoad": delta, "freeCapacity": -delta, "version": 1},
-            "$set": {"updatedAt": datetime.now(UTC)},
+            "$set": {"updatedAt": clock.now()},
         },
         session=session,
     )
@@ -136,7 +136,7 @@ async def update_bin(
     capacity: int | None,
 ) -> Bin:
     current = await require_bin(db, bin_id, session)
-    changes: Document = {"updatedAt": datetime.now(UTC)}
+    changes: Document = {"updatedAt": clock.now()}
     if location is not None:
         changes["location"] = location
         changes["locationKey"] = location_key(location)

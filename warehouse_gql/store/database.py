@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.read_concern import ReadConcern
@@ -52,6 +52,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "movements": [
         IndexModel([("sku", ASCENDING), ("_id", ASCENDING)], name="movements_by_sku"),
         IndexModel([("itemId", ASCENDING), ("_id", ASCENDING)], name="movements_by_item"),
+        # A bin's history, newest first: the same index read backwards.
+        IndexModel([("binId", ASCENDING), ("_id", ASCENDING)], name="movements_by_bin"),
         IndexModel([("orderId", ASCENDING)], name="movements_by_order", sparse=True),
         # The slotting report: fulfilment picks in a time window.
         IndexModel([("reason", ASCENDING), ("createdAt", ASCENDING)], name="movements_by_reason"),
@@ -141,10 +143,13 @@ async def page(
     *,
     first: int,
     after: ObjectId | None,
+    newest_first: bool = False,
 ) -> tuple[list[Document], bool]:
-    """A keyset page in creation order: `first` documents after the cursor, and whether more follow."""
+    """A keyset page in creation order (or its reverse): `first` documents after the cursor,
+    and whether more follow. Every (filter field, _id) index serves both directions."""
     filt = dict(query)
     if after is not None:
-        filt["_id"] = {"$gt": after}
-    docs = await collection.find(filt).sort("_id", ASCENDING).limit(first + 1).to_list()
+        filt["_id"] = {"$lt" if newest_first else "$gt": after}
+    direction = DESCENDING if newest_first else ASCENDING
+    docs = await collection.find(filt).sort("_id", direction).limit(first + 1).to_list()
     return docs[:first], len(docs) > first

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -11,6 +12,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import Conflict, InsufficientStock, NotFound
 from warehouse_gql.domain.models import Bin, Item, Movement
 from warehouse_gql.store.database import Database, Document, page
@@ -40,7 +42,7 @@ def _sku_in_bin_taken(sku: str, location: str) -> Conflict:
 async def insert_item(
     db: Database, session: AsyncClientSession, *, name: str, sku: str, bin: Bin, quantity: int
 ) -> Item:
-    now = datetime.now(UTC)
+    now = clock.now()
     doc: Document = {
         "name": name,
         "sku": sku,
@@ -76,7 +78,7 @@ async def change_quantity(
     guard: Document = {"quantity": {"$gte": -delta}} if delta < 0 else {}
     result = await db.items.update_one(
         {"_id": item_id, **guard},
-        {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": datetime.now(UTC)}},
+        {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": clock.now()}},
         session=session,
     )
     current = await require_item(db, item_id, session)
@@ -89,7 +91,7 @@ async def add_to_bin(
     db: Database, session: AsyncClientSession, *, sku: str, name: str, bin: Bin, delta: int
 ) -> Item:
     """Put `delta` units of a sku into a bin, creating its item there when it has none."""
-    now = datetime.now(UTC)
+    now = clock.now()
     await db.items.update_one(
         {"sku": sku, "binId": ObjectId(bin.id)},
         {
@@ -108,7 +110,7 @@ async def add_to_bin(
 async def rename(db: Database, session: AsyncClientSession, item_id: ObjectId, name: str) -> Item:
     result = await db.items.update_one(
         {"_id": item_id},
-        {"$set": {"name": name, "updatedAt": datetime.now(UTC)}, "$inc": {"revision": 1}},
+        {"$set": {"name": name, "updatedAt": clock.now()}, "$inc": {"revision": 1}},
         session=session,
     )
     if result.matched_count == 0:
@@ -146,11 +148,17 @@ async def stock_level(db: Database, sku: str) -> int:
 
 
 def _item_query(
-    sku: str | None, bin_id: ObjectId | None, max_quantity: int | None
+    sku: str | None,
+    bin_id: ObjectId | None,
+    max_quantity: int | None,
+    sku_prefix: str | None = None,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if sku is not None:
         query["sku"] = sku
+    elif sku_prefix:
+        # Anchored and case-sensitive, as skus are: a range scan of the (sku, binId) index.
+        query["sku"] = {"$regex": "^" + re.escape(sku_prefix)}
     if bin_id is not None:
         query["binId"] = bin_id
     if max_quantity is not None:
@@ -166,17 +174,28 @@ async def page_items(
     sku: str | None,
     bin_id: ObjectId | None,
     max_quantity: int | None,
+    sku_prefix: str | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[Item], bool]:
     docs, more = await page(
-        db.items, _item_query(sku, bin_id, max_quantity), first=first, after=after
+        db.items,
+        _item_query(sku, bin_id, max_quantity, sku_prefix),
+        first=first,
+        after=after,
+        newest_first=newest_first,
     )
     return [to_item(d) for d in docs], more
 
 
 async def count_items(
-    db: Database, *, sku: str | None, bin_id: ObjectId | None, max_quantity: int | None
+    db: Database,
+    *,
+    sku: str | None,
+    bin_id: ObjectId | None,
+    max_quantity: int | None,
+    sku_prefix: str | None = None,
 ) -> int:
-    return await db.items.count_documents(_item_query(sku, bin_id, max_quantity))
+    return await db.items.count_documents(_item_query(sku, bin_id, max_quantity, sku_prefix))
 
 
 # The ledger
@@ -219,23 +238,54 @@ async def record_movement(
         "quantityAfter": item.quantity,
         "reason": reason,
         "userId": None if user_id is None else ObjectId(user_id),
-        "createdAt": datetime.now(UTC),
+        "createdAt": clock.now(),
     }
     if order_id is not None:
         doc["orderId"] = ObjectId(order_id)
     await db.movements.insert_one(doc, session=session)
 
 
+def _movement_query(
+    sku: str | None, item_id: ObjectId | None, bin_id: ObjectId | None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if sku is not None:
+        query["sku"] = sku
+    if item_id is not None:
+        query["itemId"] = item_id
+    if bin_id is not None:
+        query["binId"] = bin_id
+    return query
+
+
 async def page_movements(
-    db: Database, *, first: int, after: ObjectId | None, sku: str | None
+    db: Database,
+    *,
+    first: int,
+    after: ObjectId | None,
+    sku: str | None,
+    item_id: ObjectId | None = None,
+    bin_id: ObjectId | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[Movement], bool]:
-    query = {} if sku is None else {"sku": sku}
-    docs, more = await page(db.movements, query, first=first, after=after)
+    docs, more = await page(
+        db.movements,
+        _movement_query(sku, item_id, bin_id),
+        first=first,
+        after=after,
+        newest_first=newest_first,
+    )
     return [to_movement(d) for d in docs], more
 
 
-async def count_movements(db: Database, *, sku: str | None) -> int:
-    return await db.movements.count_documents({} if sku is None else {"sku": sku})
+async def count_movements(
+    db: Database,
+    *,
+    sku: str | None,
+    item_id: ObjectId | None = None,
+    bin_id: ObjectId | None = None,
+) -> int:
+    return await db.movements.count_documents(_movement_query(sku, item_id, bin_id))
 
 
 async def low_stock(db: Database, *, threshold: int, sku: str | None) -> list[Item]:

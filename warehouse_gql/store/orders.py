@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -11,6 +10,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import Conflict, NotFound
 from warehouse_gql.domain.models import Order, OrderLine, PickRecord, Shipment
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
@@ -47,9 +47,10 @@ async def insert_order(
     lines: Sequence[tuple[str, int]],
     created_by: str,
     idempotency_key: str | None,
-) -> Order:
-    """Insert an order; with an idempotency key, a repeat returns the user's first order."""
-    now = datetime.now(UTC)
+) -> tuple[Order, bool]:
+    """Insert an order; with an idempotency key, a repeat returns the user's first order.
+    The flag says whether this call created it."""
+    now = clock.now()
     doc: Document = {
         "customerName": customer_name,
         "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines],
@@ -70,8 +71,8 @@ async def insert_order(
             raise Conflict(
                 f"idempotencyKey {idempotency_key!r} was used for an order that has since been deleted."
             ) from None
-        return to_order(first)
-    return to_order(doc)
+        return to_order(first), False
+    return to_order(doc), True
 
 
 async def get_order(db: Database, order_id: ObjectId, session: Session = None) -> Order | None:
@@ -107,8 +108,15 @@ async def page_orders(
     after: ObjectId | None,
     status: OrderStatus | None,
     owner: str | None,
+    newest_first: bool = False,
 ) -> tuple[list[Order], bool]:
-    docs, more = await page(db.orders, _order_query(status, owner), first=first, after=after)
+    docs, more = await page(
+        db.orders,
+        _order_query(status, owner),
+        first=first,
+        after=after,
+        newest_first=newest_first,
+    )
     return [to_order(d) for d in docs], more
 
 
@@ -126,7 +134,7 @@ async def set_order_status(
     picks: Sequence[PickRecord] | None = None,
 ) -> bool:
     """Move an order to `status` only if it is still in one of `expected`."""
-    changes: Document = {"status": status.value, "updatedAt": datetime.now(UTC)}
+    changes: Document = {"status": status.value, "updatedAt": clock.now()}
     if picks is not None:
         changes["picks"] = [
             {
@@ -172,7 +180,7 @@ def to_shipment(doc: Document) -> Shipment:
 async def insert_shipment(
     db: Database, session: AsyncClientSession, *, order: Order, carrier: str, tracking_number: str
 ) -> Shipment:
-    now = datetime.now(UTC)
+    now = clock.now()
     doc: Document = {
         "orderId": ObjectId(order.id),
         "orderOwner": ObjectId(order.created_by),
@@ -237,9 +245,14 @@ async def page_shipments(
     order_id: ObjectId | None,
     status: ShipmentStatus | None,
     owner: str | None,
+    newest_first: bool = False,
 ) -> tuple[list[Shipment], bool]:
     docs, more = await page(
-        db.shipments, _shipment_query(order_id, status, owner), first=first, after=after
+        db.shipments,
+        _shipment_query(order_id, status, owner),
+        first=first,
+        after=after,
+        newest_first=newest_first,
     )
     return [to_shipment(d) for d in docs], more
 
@@ -260,7 +273,7 @@ async def set_shipment_status(
 ) -> Shipment:
     result = await db.shipments.update_one(
         {"_id": shipment_id, "status": expected.value},
-        {"$set": {"status": status.value, "updatedAt": datetime.now(UTC)}, "$inc": {"revision": 1}},
+        {"$set": {"status": status.value, "updatedAt": clock.now()}, "$inc": {"revision": 1}},
         session=session,
     )
     if result.matched_count == 0:

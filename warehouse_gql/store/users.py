@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from warehouse_gql.domain import clock
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.errors import Conflict
 from warehouse_gql.domain.models import User
@@ -27,7 +28,7 @@ def to_user(doc: Document) -> User:
 async def insert_user(
     db: Database, *, username: str, email: str, password_hash: str, role: Role
 ) -> User:
-    now = datetime.now(UTC)
+    now = clock.now()
     doc: Document = {
         "username": username,
         "usernameKey": username.lower(),
@@ -70,9 +71,20 @@ async def users_by_ids(db: Database, ids: list[ObjectId]) -> dict[str, User]:
 
 async def set_role(db: Database, user_id: ObjectId, role: Role) -> User | None:
     await db.users.update_one(
-        {"_id": user_id}, {"$set": {"role": role.value, "updatedAt": datetime.now(UTC)}}
+        {"_id": user_id}, {"$set": {"role": role.value, "updatedAt": clock.now()}}
     )
     return await get_user(db, user_id)
+
+
+async def set_role_if_unchanged(
+    db: Database, user_id: ObjectId, role: Role, *, updated_at: datetime
+) -> bool:
+    """Set the role only if the user was not written since `updated_at` (compare-and-set)."""
+    result = await db.users.update_one(
+        {"_id": user_id, "updatedAt": updated_at},
+        {"$set": {"role": role.value, "updatedAt": clock.now()}},
+    )
+    return result.matched_count == 1
 
 
 async def page_users(
@@ -96,7 +108,7 @@ async def insert_session(
         {
             "_id": token_hash,
             "userId": ObjectId(user_id),
-            "createdAt": datetime.now(UTC),
+            "createdAt": clock.now(),
             "expiresAt": expires_at,
         }
     )
@@ -104,7 +116,7 @@ async def insert_session(
 
 async def find_session_user(db: Database, token_hash: str) -> tuple[User, datetime] | None:
     """The user of a live session and when it expires; None for unknown or expired tokens."""
-    now = datetime.now(UTC)
+    now = clock.now()
     session = await db.sessions.find_one({"_id": token_hash, "expiresAt": {"$gt": now}})
     if session is None:
         return None
@@ -113,7 +125,7 @@ async def find_session_user(db: Database, token_hash: str) -> tuple[User, dateti
 
 
 async def session_exists(db: Database, token_hash: str) -> bool:
-    now = datetime.now(UTC)
+    now = clock.now()
     return (
         await db.sessions.find_one({"_id": token_hash, "expiresAt": {"$gt": now}}, {"_id": 1})
         is not None

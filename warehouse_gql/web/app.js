@@ -5,6 +5,9 @@ import * as bins from "./bins.js";
 import * as inventory from "./inventory.js";
 import * as orders from "./orders.js";
 import * as shipments from "./shipments.js";
+import * as receiving from "./receiving.js";
+import * as picking from "./picking.js";
+import * as slotting from "./slotting.js";
 
 const TOKEN_KEY = "warehouse.token";
 const STAFF = ["MANAGER", "PICKER"];
@@ -13,6 +16,9 @@ const SCREENS = {
   inventory: { module: inventory, roles: STAFF },
   orders: { module: orders, roles: ["MANAGER", "PICKER", "CUSTOMER"] },
   shipments: { module: shipments, roles: ["MANAGER", "PICKER", "CUSTOMER"] },
+  receiving: { module: receiving, roles: STAFF },
+  picking: { module: picking, roles: STAFF },
+  slotting: { module: slotting, roles: ["MANAGER"] },
 };
 const CONNECTION_TEXT = {
   connecting: "Connecting…",

@@ -1,22 +1,34 @@
-// Bins: the floor laid out by location (aisle-rack-shelf), each bin's load as a bar; a bin's items
-// on click, with forms to receive stock, write it off and (managers) add bins.
+// Bins: the floor laid out by location (aisle-rack-shelf), each bin's load as a bar, a page at a
+// time and filtered by location on the server; a bin's items on click, with forms to receive
+// stock, write it off, count the bin, and (managers) add, edit and delete bins; its history.
 
-import { allPages, h, loadBar, replace, showMessage } from "./dom.js";
+import { count, frameBatcher, h, loadBar, moreButton, Pager, replace, showMessage } from "./dom.js";
+import { historySection } from "./history.js";
+import * as itemPanel from "./item.js";
 
 const BIN_FIELDS = "id location capacity currentLoad";
-const BINS = `query($first: Int, $after: String) {
-  bins(first: $first, after: $after) { edges { node { ${BIN_FIELDS} } } pageInfo { hasNextPage endCursor } }
+const BINS = `query($first: Int, $after: String, $withCount: Boolean!, $locationPrefix: String) {
+  bins(first: $first, after: $after, locationPrefix: $locationPrefix) {
+    totalCount @include(if: $withCount)
+    edges { node { ${BIN_FIELDS} } } pageInfo { hasNextPage endCursor }
+  }
 }`;
 const BIN = `query($id: ID!) {
-  bin(id: $id) { ${BIN_FIELDS} freeCapacity items { id sku name quantity } }
+  bin(id: $id) { ${BIN_FIELDS} freeCapacity version items { id sku name quantity } }
 }`;
 const CREATE_BIN = `mutation($i: CreateBinInput!) { createBin(input: $i) { ${BIN_FIELDS} } }`;
+const UPDATE_BIN = `mutation($id: ID!, $i: UpdateBinInput!) { updateBin(id: $id, input: $i) { ${BIN_FIELDS} } }`;
+const DELETE_BIN = "mutation($id: ID!) { deleteBin(id: $id) }";
 const CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }";
 const ADJUST = `mutation($id: ID!, $d: Int!, $r: String!) {
   adjustItemQuantity(id: $id, delta: $d, reason: $r) { id quantity }
 }`;
+const COUNT = `mutation($bin: ID!, $lines: [CountLineInput!]!, $complete: Boolean!, $version: Int) {
+  countBin(binId: $bin, lines: $lines, complete: $complete, expectedVersion: $version) { ${BIN_FIELDS} version }
+}`;
 const ITEM_CHANGED = `subscription { itemChanged { kind item { id bin { ${BIN_FIELDS} } } } }`;
 
+const PAGE = 100;
 const natural = (a, b) => a.localeCompare(b, undefined, { numeric: true, sensitivity: "base" });
 
 /** "A-01-03" → aisle A, rack 01, shelf 03; anything else goes to its own aisle. */
@@ -27,13 +39,26 @@ export function parseLocation(location) {
   return { aisle: location, rack: "", shelf: "" };
 }
 
-export function mount(root, { api, live, user }) {
+export function mount(root, context) {
+  const { api, live, user } = context;
   const isManager = user.role === "MANAGER";
+  const pager = new Pager(api, BINS, "bins", PAGE);
   const bins = new Map();
   let selected = null;
-  let truncated = false;
+  let prefix = "";
 
   const status = h("p", { class: "message", role: "status" });
+  const filter = h("input", { type: "search", id: "bins-filter", placeholder: "e.g. A- or B-07", autocomplete: "off", spellcheck: "false", size: 12 });
+  const summary = h("p", { class: "hint", id: "bins-count", "aria-live": "polite" });
+  const more = moreButton("Load more bins", async () => {
+    try {
+      for (const bin of await pager.more()) bins.set(bin.id, bin);
+      renderFloor();
+    } catch (error) {
+      showMessage(status, "error", error.message);
+    }
+  });
+  more.id = "bins-more";
   const floor = h("div", { class: "floor", "aria-busy": "true" }, "Loading bins…");
   const detail = h("section", { class: "bin-detail panel", "aria-labelledby": "bin-detail-heading", "aria-live": "polite" },
     h("h2", { id: "bin-detail-heading" }, "Bin"), h("p", {}, "Choose a bin to see its items."));
@@ -48,8 +73,10 @@ export function mount(root, { api, live, user }) {
           h("span", { class: "swatch load-full" }), "90% and over"),
         h("button", { type: "button", class: "secondary", onclick: () => load() }, "Refresh")),
       isManager ? newBinForm() : null,
+      h("div", { class: "search filters" }, h("label", { for: "bins-filter" }, "Location starts with "), filter),
+      summary,
       status,
-      h("div", { class: "bins-layout" }, floor, detail)));
+      h("div", { class: "bins-layout" }, h("div", {}, floor, more), detail)));
 
   function newBinForm() {
     const message = h("p", { class: "message", role: "status" });
@@ -67,6 +94,7 @@ export function mount(root, { api, live, user }) {
           i: { location: form.elements.location.value, capacity: Number(form.elements.capacity.value) },
         });
         bins.set(data.createBin.id, data.createBin);
+        pager.total += 1;
         showMessage(message, "ok", `Bin ${data.createBin.location} added.`);
         form.elements.location.value = "";
         renderFloor();
@@ -101,8 +129,10 @@ export function mount(root, { api, live, user }) {
 
   function renderFloor() {
     floor.removeAttribute("aria-busy");
+    summary.textContent = `Showing ${count(bins.size)} of ${count(pager.total)} bin${pager.total === 1 ? "" : "s"}${prefix ? ` at locations starting ${prefix}` : ""}.`;
+    more.hidden = !pager.hasNext;
     if (!bins.size) {
-      replace(floor, h("p", {}, isManager ? "No bins yet: add the first one above." : "No bins yet."));
+      replace(floor, h("p", {}, prefix ? "No bin location starts with this." : isManager ? "No bins yet: add the first one above." : "No bins yet."));
       return;
     }
     const aisles = new Map();
@@ -123,7 +153,7 @@ export function mount(root, { api, live, user }) {
             // Highest shelf on top, as on the floor.
             racks.get(rack).sort((a, b) => natural(b.location, a.location)).map(tile)))));
     });
-    replace(floor, sections, truncated ? h("p", { class: "hint" }, "Showing the first 2000 bins.") : null);
+    replace(floor, sections);
   }
 
   async function select(binId) {
@@ -159,9 +189,31 @@ export function mount(root, { api, live, user }) {
     bins.set(bin.id, { id: bin.id, location: bin.location, capacity: bin.capacity, currentLoad: bin.currentLoad });
     const items = [...bin.items].sort((a, b) => natural(a.sku, b.sku));
     if (!view || view.binId !== bin.id) {
-      view = { binId: bin.id, summary: h("div", {}), adjust: adjustForm(bin), receive: receiveForm(bin) };
-      replace(detail, h("h2", { id: "bin-detail-heading" }, `Bin ${bin.location}`), view.summary, view.adjust.form, view.receive);
+      // The history is read when first opened, not with every bin shown.
+      const historyBox = h("details", { class: "history-box" }, h("summary", {}, "History"));
+      let history = null;
+      historyBox.addEventListener("toggle", () => {
+        if (!historyBox.open || history) return;
+        history = historySection(api, { binId: bin.id }, `bin ${bin.location}`);
+        historyBox.append(history.element);
+      });
+      view = {
+        binId: bin.id,
+        heading: h("h2", { id: "bin-detail-heading" }, `Bin ${bin.location}`),
+        summary: h("div", {}),
+        itemDetail: h("div", { class: "bin-item" }),
+        adjust: adjustForm(bin),
+        receive: receiveForm(bin),
+        count: countSection(bin),
+        edit: isManager ? editSection(bin) : null,
+        reloadHistory: () => history && history.reload(),
+      };
+      replace(detail, view.heading, view.summary, view.itemDetail, view.adjust.form, view.receive,
+        view.count.element, view.edit, historyBox);
+    } else {
+      view.reloadHistory();
     }
+    view.heading.textContent = `Bin ${bin.location}`;
     replace(view.summary,
       loadBar(bin.currentLoad, bin.capacity),
       h("p", {}, `${bin.currentLoad} of ${bin.capacity} units, ${bin.freeCapacity} free.`),
@@ -170,12 +222,26 @@ export function mount(root, { api, live, user }) {
           h("caption", { class: "visually-hidden" }, `Items in bin ${bin.location}`),
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "SKU"), h("th", { scope: "col" }, "Name"), h("th", { scope: "col", class: "num" }, "Quantity"))),
           h("tbody", {}, items.map((item) =>
-            h("tr", { dataset: { itemId: item.id } }, h("td", {}, item.sku), h("td", {}, item.name), h("td", { class: "num" }, String(item.quantity))))))
+            h("tr", { dataset: { itemId: item.id } },
+              h("td", {}, h("button", {
+                type: "button",
+                class: "link",
+                "aria-label": `${item.sku}: move, rename, history`,
+                onclick: () => itemPanel.show(view.itemDetail, context, item.id, { onChange: refresh }),
+              }, item.sku)),
+              h("td", {}, item.name),
+              h("td", { class: "num" }, String(item.quantity))))))
         : h("p", {}, "This bin is empty."));
     const chosen = view.adjust.select.value;
     replace(view.adjust.select, items.map((item) =>
       h("option", { value: item.id, selected: item.id === chosen }, `${item.sku} (${item.quantity})`)));
     view.adjust.form.hidden = !items.length;
+    view.count.update(bin, items);
+  }
+
+  async function refresh() {
+    await renderDetail();
+    renderFloor();
   }
 
   function adjustForm(bin) {
@@ -216,6 +282,114 @@ export function mount(root, { api, live, user }) {
     return form;
   }
 
+  // A cycle count: the counter types what they find; the bin's version when the count started
+  // goes with it, so a bin that changed meanwhile is refused (CONFLICT) instead of overwritten.
+  function countSection(bin) {
+    const message = h("p", { class: "message", role: "status" });
+    const lines = h("div", { class: "count-lines" });
+    const complete = h("input", { type: "checkbox", name: "complete", checked: true });
+    const startedAt = h("p", { class: "hint" });
+    let version = null;
+    const form = h("form", { class: "stack", "aria-label": `Count bin ${bin.location}` },
+      startedAt,
+      lines,
+      h("button", { type: "button", class: "secondary", onclick: () => addLine("", true).querySelector("input").focus() }, "Add a SKU found here"),
+      h("label", { class: "check" }, complete, " This count covers the whole bin (SKUs not listed are 0)"),
+      h("div", { class: "actions" },
+        h("button", { type: "submit", class: "primary" }, "Record count"),
+        h("button", { type: "button", class: "secondary", onclick: async () => {
+          await renderDetail();  // count against the bin as it is now
+          start(true);
+        } }, "Start again")),
+      message);
+    const element = h("details", { class: "count-box" }, h("summary", {}, "Count this bin"), form);
+    let current = { bin, items: [] };
+
+    function addLine(sku, editable) {
+      const row = h("div", { class: "count-line", role: "group", "aria-label": sku ? `Count of ${sku}` : "Count of another SKU" },
+        editable
+          ? h("label", {}, "SKU ", h("input", { name: "sku", required: true, maxlength: 64, size: 12 }))
+          : h("span", { class: "count-sku", dataset: { sku } }, sku),
+        h("label", {}, editable ? "Found " : h("span", { class: "visually-hidden" }, `${sku} found `),
+          h("input", { name: "found", type: "number", min: 0, step: 1, required: true, class: "narrow", dataset: { sku } })));
+      lines.append(row);
+      return row;
+    }
+
+    function start(clear) {
+      version = current.bin.version;
+      replace(lines);
+      for (const item of current.items) addLine(item.sku, false);
+      startedAt.textContent = `Counting from version ${version} of the bin. Type what you find, 0 for none.`;
+      if (clear) showMessage(message, "", "");
+    }
+
+    function update(latest, items) {
+      const first = version === null;
+      current = { bin: latest, items };
+      if (first) start(false);
+    }
+
+    form.addEventListener("submit", (event) => submit(event, form, message, async () => {
+      const counted = [...lines.querySelectorAll(".count-line")].map((row) => {
+        const skuInput = row.querySelector("[name=sku]");
+        return {
+          sku: skuInput ? skuInput.value.trim() : row.querySelector(".count-sku").dataset.sku,
+          quantity: Number(row.querySelector("[name=found]").value),
+        };
+      });
+      const after = (await api(COUNT, { bin: current.bin.id, lines: counted, complete: complete.checked, version })).countBin;
+      current.bin = { ...current.bin, version: after.version };
+      version = null;  // the next count starts from the bin as it is now
+      return `Count recorded: ${after.currentLoad} units in ${after.location}.`;
+    }));
+    return { element, update };
+  }
+
+  function editSection(bin) {
+    const message = h("p", { class: "message", role: "status" });
+    const form = h("form", { class: "stack", "aria-label": `Edit bin ${bin.location}` },
+      h("label", {}, "Location ", h("input", { name: "location", required: true, maxlength: 64, value: bin.location })),
+      h("label", {}, "Capacity ", h("input", { name: "capacity", type: "number", required: true, min: 0, step: 1, value: bin.capacity })),
+      h("button", { type: "submit" }, "Save bin"),
+      message);
+    form.addEventListener("submit", (event) => submit(event, form, message, async () => {
+      const updated = (await api(UPDATE_BIN, {
+        id: bin.id,
+        i: { location: form.elements.location.value, capacity: Number(form.elements.capacity.value) },
+      })).updateBin;
+      bins.set(updated.id, updated);
+      return `Bin ${updated.location} saved.`;
+    }));
+    const deleteMessage = h("p", { class: "message", role: "status" });
+    const zone = h("div", { class: "actions danger-zone" });
+    const ask = h("button", { type: "button", class: "danger" }, "Delete bin");
+    // Two clicks: the first asks, the second deletes; the server refuses a bin holding stock.
+    ask.addEventListener("click", () => {
+      const yes = h("button", { type: "button", class: "danger primary" }, `Yes, delete bin ${bins.get(bin.id).location}`);
+      const no = h("button", { type: "button", class: "secondary", onclick: () => replace(zone, ask, deleteMessage) }, "Keep it");
+      yes.addEventListener("click", async () => {
+        yes.disabled = true;
+        try {
+          await api(DELETE_BIN, { id: bin.id });
+          const location = bins.get(bin.id).location;
+          bins.delete(bin.id);
+          pager.total -= 1;
+          selected = null;
+          view = null;
+          replace(detail, h("h2", { id: "bin-detail-heading" }, "Bin"), h("p", { class: "message ok", role: "status" }, `Bin ${location} deleted.`));
+          renderFloor();
+        } catch (error) {
+          replace(zone, ask, deleteMessage);
+          showMessage(deleteMessage, "error", error.message);
+        }
+      });
+      replace(zone, yes, no, deleteMessage);
+    });
+    replace(zone, ask, deleteMessage);
+    return h("details", { class: "edit-box" }, h("summary", {}, "Edit or delete this bin"), form, zone);
+  }
+
   async function submit(event, form, message, action) {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -223,8 +397,7 @@ export function mount(root, { api, live, user }) {
     try {
       const text = await action();
       showMessage(message, "ok", text);
-      await renderDetail();
-      renderFloor();
+      await refresh();
     } catch (error) {
       showMessage(message, "error", error.message);
     } finally {
@@ -233,11 +406,11 @@ export function mount(root, { api, live, user }) {
   }
 
   async function load() {
+    prefix = filter.value.trim();
     try {
-      const { nodes, complete } = await allPages(api, BINS, {}, "bins");
+      if (!(await pager.reset({ locationPrefix: prefix || null }))) return;
       bins.clear();
-      for (const bin of nodes) bins.set(bin.id, bin);
-      truncated = !complete;
+      for (const bin of pager.nodes) bins.set(bin.id, bin);
       showMessage(status, "", "");
       renderFloor();
       if (selected) await renderDetail();
@@ -246,27 +419,53 @@ export function mount(root, { api, live, user }) {
     }
   }
 
-  // Every stock change carries its bin's new load: update that tile in place.
+  // Every stock change carries its bin's new load. Changes are gathered and applied once per
+  // frame: tiles on screen are refilled in place, the floor is redrawn only for a new bin.
+  const pending = new Map();
   let detailTimer = null;
-  const unsubscribe = live.subscribe(ITEM_CHANGED, {}, {
-    next: (data) => {
-      const bin = data.itemChanged.item.bin;
-      const known = bins.has(bin.id);
+  const apply = frameBatcher(() => {
+    let redraw = false;
+    for (const bin of pending.values()) {
+      if (!bins.has(bin.id)) {
+        // A bin beyond the loaded pages stays there; one created since loading shows when the
+        // whole filtered list is on screen.
+        if (pager.hasNext || !bin.location.toLowerCase().startsWith(prefix.toLowerCase())) continue;
+        redraw = true;
+      }
       bins.set(bin.id, bin);
-      const existing = floor.querySelector(`.bin[data-bin-id="${bin.id}"]`);
-      if (known && existing) fillTile(existing, bin);
-      else renderFloor();
+      const existing = redraw ? null : floor.querySelector(`.bin[data-bin-id="${bin.id}"]`);
+      if (existing) fillTile(existing, bin);
+      else redraw = true;
       if (bin.id === selected) {
         clearTimeout(detailTimer);
         detailTimer = setTimeout(renderDetail, 150);
       }
+    }
+    pending.clear();
+    if (redraw) renderFloor();
+  });
+  const unsubscribe = live.subscribe(ITEM_CHANGED, {}, {
+    next: (data) => {
+      const bin = data.itemChanged.item.bin;
+      pending.set(bin.id, bin);
+      apply();
     },
     restarted: () => load(),
+  });
+
+  let filterTimer = null;
+  filter.addEventListener("input", () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(() => {
+      if (filter.value.trim() !== prefix) load();
+    }, 250);
   });
 
   load();
   return () => {
     clearTimeout(detailTimer);
+    clearTimeout(filterTimer);
+    apply.cancel();
     unsubscribe();
   };
 }

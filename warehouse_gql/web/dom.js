@@ -80,17 +80,111 @@ export function randomKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Read every page of a connection (100 at a time, at most `limit` nodes). */
-export async function allPages(api, query, variables, field, limit = 2000) {
-  const nodes = [];
-  let after = null;
-  for (;;) {
-    const data = await api(query, { ...variables, first: 100, after });
-    const page = data[field];
-    for (const edge of page.edges) nodes.push(edge.node);
-    if (!page.pageInfo.hasNextPage || nodes.length >= limit) return { nodes, complete: !page.pageInfo.hasNextPage };
-    after = page.pageInfo.endCursor;
+/**
+ * One server-side list, a page at a time: `query` takes $first, $after and $withCount and
+ * selects `totalCount @include(if: $withCount)`, so the count (a scan on the server) is asked
+ * for once per filter, not per page. A reset while a page is loading drops that page.
+ */
+export class Pager {
+  constructor(api, query, field, pageSize = 50) {
+    this.api = api;
+    this.query = query;
+    this.field = field;
+    this.pageSize = pageSize;
+    this.variables = {};
+    this.nodes = [];
+    this.total = 0;
+    this.hasNext = false;
+    this.cursor = null;
+    this.generation = 0;
+    this.loading = false;
   }
+
+  async reset(variables = this.variables) {
+    this.variables = variables;
+    this.generation += 1;
+    const generation = this.generation;
+    this.loading = true;
+    try {
+      const page = await this.fetch(null, true);
+      if (generation !== this.generation) return false;
+      this.nodes = page.edges.map((edge) => edge.node);
+      this.total = page.totalCount;
+      this.take(page);
+      return true;
+    } finally {
+      if (generation === this.generation) this.loading = false;
+    }
+  }
+
+  /** The next page; returns its nodes ([] when another reset overtook it). */
+  async more() {
+    if (!this.hasNext || this.loading) return [];
+    const generation = this.generation;
+    this.loading = true;
+    try {
+      const page = await this.fetch(this.cursor, false);
+      if (generation !== this.generation) return [];
+      const nodes = page.edges.map((edge) => edge.node);
+      this.nodes.push(...nodes);
+      this.take(page);
+      return nodes;
+    } finally {
+      if (generation === this.generation) this.loading = false;
+    }
+  }
+
+  async fetch(after, withCount) {
+    const data = await this.api(this.query, { ...this.variables, first: this.pageSize, after, withCount });
+    return data[this.field];
+  }
+
+  take(page) {
+    this.hasNext = page.pageInfo.hasNextPage;
+    this.cursor = page.pageInfo.endCursor || this.cursor;
+  }
+}
+
+/** "Load more" under a paged list: hidden when the list is complete, disabled while loading. */
+export function moreButton(label, onclick) {
+  const button = h("button", { type: "button", class: "secondary load-more", hidden: true });
+  button.textContent = label;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await onclick();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+/**
+ * Run `render` at most once per animation frame however often `schedule` is called: a burst
+ * of live events costs one DOM update per frame, not one per event.
+ */
+export function frameBatcher(render) {
+  let queued = false;
+  let frame = 0;
+  const schedule = () => {
+    if (queued) return;
+    queued = true;
+    frame = requestAnimationFrame(() => {
+      queued = false;
+      render();
+    });
+  };
+  schedule.cancel = () => {
+    cancelAnimationFrame(frame);
+    queued = false;
+  };
+  return schedule;
+}
+
+/** "1,234" in the reader's locale. */
+export function count(n) {
+  return Number(n).toLocaleString();
 }
 
 /** Put a one-line outcome in a message element: kind "ok", "error" (an alert) or "" (clear). */

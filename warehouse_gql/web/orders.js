@@ -1,14 +1,19 @@
 // Orders by status. Pickers and managers fulfil a pending order with one click and see what to take
 // from which bin; customers see their own orders only and place new ones.
 
-import { allPages, formatTime, h, plural, randomKey, replace, showMessage } from "./dom.js";
+import { count, formatTime, h, moreButton, Pager, plural, randomKey, replace, showMessage } from "./dom.js";
 
 const ORDER_FIELDS = `id customerName status createdAt
   items { sku quantity } picks { sku quantity bin { location } }
   createdBy { username } shipments { id carrier trackingNumber status }`;
-const ORDERS = `query($first: Int, $after: String) {
-  orders(first: $first, after: $after) { edges { node { ${ORDER_FIELDS} } } pageInfo { hasNextPage endCursor } }
+const ORDERS = `query($first: Int, $after: String, $withCount: Boolean!, $status: OrderStatus, $newestFirst: Boolean) {
+  orders(first: $first, after: $after, status: $status, newestFirst: $newestFirst) {
+    totalCount @include(if: $withCount)
+    edges { node { ${ORDER_FIELDS} } } pageInfo { hasNextPage endCursor }
+  }
 }`;
+const ORDER = `query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`;
+const PAGE = 20;
 const FULFIL = `mutation($id: ID!) { fulfillOrder(id: $id) { ${ORDER_FIELDS} } }`;
 const CANCEL = `mutation($id: ID!) { cancelOrder(id: $id) { ${ORDER_FIELDS} } }`;
 const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { ${ORDER_FIELDS} } }`;
@@ -28,7 +33,10 @@ export function mount(root, { api, live, user, navigate }) {
   const orders = new Map();
   // The outcome of the last action on each order, kept across re-renders.
   const outcomes = new Map();
-  let truncated = false;
+  // One server-side list per status: pending work oldest first, the rest newest first.
+  const pagers = Object.fromEntries(STATUSES.map((s) => [s, new Pager(api, ORDERS, "orders", PAGE)]));
+  // Orders that changed status here or live, shown at the top of their new group.
+  const moved = Object.fromEntries(STATUSES.map((s) => [s, []]));
 
   const status = h("p", { class: "message", role: "status" });
   const filter = h("select", { id: "order-filter" },
@@ -82,18 +90,55 @@ export function mount(root, { api, live, user, navigate }) {
       actions.length ? h("div", { class: "actions" }, actions) : null);
   }
 
+  function groupOrders(s) {
+    const ids = [...moved[s], ...pagers[s].nodes.map((o) => o.id)];
+    const seen = new Set();
+    return ids.filter((id) => {
+      const order = orders.get(id);
+      if (seen.has(id) || !order || order.status !== s) return false;
+      seen.add(id);
+      return true;
+    }).map((id) => orders.get(id));
+  }
+
   function render() {
     list.removeAttribute("aria-busy");
     const wanted = filter.value ? [filter.value] : STATUSES;
     const groups = wanted.map((s) => {
-      const group = [...orders.values()].filter((o) => o.status === s);
-      // Pending work oldest first; finished orders newest first.
-      group.sort((a, b) => (s === "PENDING" ? 1 : -1) * a.createdAt.localeCompare(b.createdAt));
+      const group = groupOrders(s);
+      const pager = pagers[s];
+      const more = moreButton(`More ${STATUS_TEXT[s].toLowerCase()} orders`, async () => {
+        try {
+          for (const order of await pager.more()) orders.set(order.id, order);
+          render();
+        } catch (error) {
+          showMessage(status, "error", error.message);
+        }
+      });
+      more.hidden = !pager.hasNext;
+      more.dataset.status = s;
       return h("section", { class: "order-group", "aria-labelledby": `group-${s}`, dataset: { status: s } },
-        h("h2", { id: `group-${s}` }, `${STATUS_TEXT[s]} `, h("span", { class: "count" }, `(${group.length})`)),
-        group.length ? h("div", { class: "cards" }, group.map(orderCard)) : h("p", { class: "hint" }, "None."));
+        h("h2", { id: `group-${s}` }, `${STATUS_TEXT[s]} `, h("span", { class: "count" }, `(${count(pager.total)})`)),
+        h("p", { class: "hint" }, s === "PENDING" ? "Oldest first." : "Newest first.",
+          group.length < pager.total ? ` Showing ${count(group.length)}.` : ""),
+        group.length ? h("div", { class: "cards" }, group.map(orderCard)) : h("p", { class: "hint" }, "None."),
+        more);
     });
-    replace(list, groups, truncated ? h("p", { class: "hint" }, "Showing the first 2000 orders.") : null);
+    replace(list, groups);
+  }
+
+  /** An order now in another status: counted and shown there, gone from its old group. */
+  function place(updated) {
+    const before = orders.get(updated.id);
+    orders.set(updated.id, updated);
+    if (before && before.status !== updated.status) {
+      pagers[before.status].total -= 1;
+      pagers[updated.status].total += 1;
+      moved[updated.status].unshift(updated.id);
+    } else if (!before) {
+      pagers[updated.status].total += 1;
+      moved[updated.status].unshift(updated.id);
+    }
   }
 
   async function act(order, mutation, field) {
@@ -101,7 +146,7 @@ export function mount(root, { api, live, user, navigate }) {
     for (const button of card.querySelectorAll("button")) button.disabled = true;
     try {
       const updated = (await api(mutation, { id: order.id }))[field];
-      orders.set(updated.id, updated);
+      place(updated);
       outcomes.set(updated.id, field === "fulfillOrder"
         ? { kind: "ok", text: `Fulfilled: ${plural(updated.picks.length, "pick")} to take, listed above.` }
         : { kind: "ok", text: "Order cancelled." });
@@ -151,7 +196,7 @@ export function mount(root, { api, live, user, navigate }) {
         const data = await api(CREATE_ORDER, {
           i: { customerName: form.elements.customerName.value, items, idempotencyKey },
         });
-        orders.set(data.createOrder.id, data.createOrder);
+        place(data.createOrder);
         showMessage(message, "ok", `Order placed for ${data.createOrder.customerName}: ${lineText(data.createOrder.items)}.`);
         replace(lines);
         addLine();
@@ -168,10 +213,14 @@ export function mount(root, { api, live, user, navigate }) {
 
   async function load() {
     try {
-      const { nodes, complete } = await allPages(api, ORDERS, {}, "orders");
+      const loaded = await Promise.all(STATUSES.map((s) =>
+        pagers[s].reset({ status: s, newestFirst: s !== "PENDING" })));
+      if (!loaded.every(Boolean)) return;
       orders.clear();
-      for (const order of nodes) orders.set(order.id, order);
-      truncated = !complete;
+      for (const s of STATUSES) {
+        moved[s] = [];
+        for (const order of pagers[s].nodes) orders.set(order.id, order);
+      }
       showMessage(status, "", "");
       render();
     } catch (error) {
@@ -179,13 +228,35 @@ export function mount(root, { api, live, user, navigate }) {
     }
   }
 
-  // Orders have no feed of their own; a shipment event means its order changed: re-read.
+  // Orders have no feed of their own; a shipment event means its order changed: re-read that
+  // order (a burst of many is one reload instead).
+  const changedOrders = new Set();
   let reloadTimer = null;
-  const reload = () => {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(load, 200);
+  const reread = async () => {
+    const ids = [...changedOrders];
+    changedOrders.clear();
+    if (ids.length > 20) {
+      await load();
+      return;
+    }
+    try {
+      for (const id of ids) {
+        const fresh = (await api(ORDER, { id })).order;
+        if (fresh) place(fresh);
+      }
+      render();
+    } catch (error) {
+      showMessage(status, "error", error.message);
+    }
   };
-  const unsubscribe = live.subscribe(SHIPMENT_CHANGED, {}, { next: reload, restarted: reload });
+  const unsubscribe = live.subscribe(SHIPMENT_CHANGED, {}, {
+    next: (data) => {
+      changedOrders.add(data.shipmentChanged.shipment.order.id);
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(reread, 200);
+    },
+    restarted: () => load(),
+  });
   filter.addEventListener("change", render);
 
   load();

@@ -1,18 +1,22 @@
 // Shipments, live from shipmentChanged: ship a fulfilled order, mark a shipment delivered.
 // Customers see the shipments of their own orders only.
 
-import { allPages, formatTime, h, replace, showMessage } from "./dom.js";
+import { count, formatTime, frameBatcher, h, moreButton, Pager, replace, showMessage } from "./dom.js";
 import { lineText } from "./orders.js";
 
 const SHIPMENT_FIELDS = "id carrier trackingNumber status createdAt updatedAt order { id customerName status }";
-const SHIPMENTS = `query($first: Int, $after: String) {
-  shipments(first: $first, after: $after) { edges { node { ${SHIPMENT_FIELDS} } } pageInfo { hasNextPage endCursor } }
-}`;
-const FULFILLED = `query($first: Int, $after: String) {
-  orders(first: $first, after: $after, status: FULFILLED) {
-    edges { node { id customerName createdAt items { sku quantity } } } pageInfo { hasNextPage endCursor }
+const SHIPMENTS = `query($first: Int, $after: String, $withCount: Boolean!) {
+  shipments(first: $first, after: $after, newestFirst: true) {
+    totalCount @include(if: $withCount)
+    edges { node { ${SHIPMENT_FIELDS} } } pageInfo { hasNextPage endCursor }
   }
 }`;
+// The fulfilled orders waiting longest, for the ship form; a preselected one is read by id.
+const FULFILLED = `query {
+  orders(first: 100, status: FULFILLED) { totalCount edges { node { id customerName createdAt items { sku quantity } } } }
+}`;
+const ORDER = "query($id: ID!) { order(id: $id) { id customerName status createdAt items { sku quantity } } }";
+const MAX_ROWS = 500;
 const CREATE_SHIPMENT = `mutation($i: CreateShipmentInput!) { createShipment(input: $i) { ${SHIPMENT_FIELDS} } }`;
 const DELIVERED = `mutation($id: ID!) { updateShipmentStatus(id: $id, status: DELIVERED) { ${SHIPMENT_FIELDS} } }`;
 const SHIPMENT_CHANGED = `subscription { shipmentChanged { kind shipment { ${SHIPMENT_FIELDS} } } }`;
@@ -22,6 +26,19 @@ const STATUS_TEXT = { IN_TRANSIT: "In transit", DELIVERED: "Delivered" };
 export function mount(root, { api, live, user, params }) {
   const staff = user.role === "MANAGER" || user.role === "PICKER";
   const shipments = new Map();
+  const pager = new Pager(api, SHIPMENTS, "shipments", 50);
+  // Shipments created live while the screen is open, newest first above the loaded pages.
+  let fresh = [];
+  const summary = h("p", { class: "hint", id: "shipments-count", "aria-live": "polite" });
+  const more = moreButton("Load more", async () => {
+    try {
+      for (const s of await pager.more()) shipments.set(s.id, s);
+      render();
+    } catch (error) {
+      showMessage(status, "error", error.message);
+    }
+  });
+  more.id = "shipments-more";
   const changed = new Set();
   const rowMessages = new Map();
 
@@ -45,10 +62,15 @@ export function mount(root, { api, live, user, params }) {
         h("button", { type: "button", class: "secondary", onclick: () => load() }, "Refresh")),
       staff ? shipForm() : null,
       status,
-      h("div", { class: "table-wrap" }, table)));
+      summary,
+      h("div", { class: "table-wrap" }, table),
+      more));
 
   function render() {
-    const rows = [...shipments.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const ids = [...new Set([...fresh, ...pager.nodes.map((n) => n.id)])];
+    const rows = ids.map((id) => shipments.get(id)).filter(Boolean).slice(0, MAX_ROWS);
+    summary.textContent = `Showing ${count(rows.length)} of ${count(pager.total)} shipment${pager.total === 1 ? "" : "s"}, newest first.`;
+    more.hidden = !pager.hasNext || rows.length >= MAX_ROWS;
     replace(body, rows.map((s) => {
       const message = rowMessages.get(s.id);
       return h("tr", { dataset: { shipmentId: s.id, status: s.status }, class: changed.has(s.id) ? "changed" : null },
@@ -94,7 +116,11 @@ export function mount(root, { api, live, user, params }) {
 
     async function loadOrders(preselect) {
       try {
-        const { nodes } = await allPages(api, FULFILLED, {}, "orders");
+        const nodes = (await api(FULFILLED)).orders.edges.map((e) => e.node);
+        if (preselect && !nodes.some((o) => o.id === preselect)) {
+          const wanted = (await api(ORDER, { id: preselect })).order;
+          if (wanted && wanted.status === "FULFILLED") nodes.unshift(wanted);
+        }
         replace(orderSelect, nodes.length
           ? nodes.map((o) => h("option", { value: o.id, selected: o.id === preselect }, `${o.customerName}: ${lineText(o.items)} (order ${o.id.slice(-6)})`))
           : h("option", { value: "" }, "No fulfilled orders waiting"));
@@ -110,6 +136,10 @@ export function mount(root, { api, live, user, params }) {
         const created = (await api(CREATE_SHIPMENT, {
           i: { orderId: orderSelect.value, carrier: form.elements.carrier.value, trackingNumber: form.elements.trackingNumber.value },
         })).createShipment;
+        if (!shipments.has(created.id)) {
+          fresh.unshift(created.id);
+          pager.total += 1;
+        }
         shipments.set(created.id, created);
         render();
         showMessage(message, "ok", `Shipment ${created.carrier} ${created.trackingNumber} created; the order is shipped.`);
@@ -128,9 +158,10 @@ export function mount(root, { api, live, user, params }) {
 
   async function load() {
     try {
-      const { nodes } = await allPages(api, SHIPMENTS, {}, "shipments");
+      if (!(await pager.reset({}))) return;
       shipments.clear();
-      for (const s of nodes) shipments.set(s.id, s);
+      fresh = [];
+      for (const s of pager.nodes) shipments.set(s.id, s);
       showMessage(status, "", "");
       render();
     } catch (error) {
@@ -138,22 +169,35 @@ export function mount(root, { api, live, user, params }) {
     }
   }
 
+  const schedule = frameBatcher(render);
   const unsubscribe = live.subscribe(SHIPMENT_CHANGED, {}, {
     next: (data) => {
       const { kind, shipment } = data.shipmentChanged;
-      if (kind === "DELETED") shipments.delete(shipment.id);
-      else shipments.set(shipment.id, shipment);
+      const known = shipments.has(shipment.id);
+      if (kind === "DELETED") {
+        if (known) pager.total -= 1;
+        shipments.delete(shipment.id);
+      } else {
+        if (!known && kind === "CREATED") {
+          fresh.unshift(shipment.id);
+          pager.total += 1;
+        }
+        if (known || kind === "CREATED") shipments.set(shipment.id, shipment);
+      }
       changed.add(shipment.id);
       setTimeout(() => {
         changed.delete(shipment.id);
         const row = body.querySelector(`tr[data-shipment-id="${shipment.id}"]`);
         if (row) row.classList.remove("changed");
       }, 2000);
-      render();
+      schedule();
     },
     restarted: () => load(),
   });
 
   load();
-  return unsubscribe;
+  return () => {
+    schedule.cancel();
+    unsubscribe();
+  };
 }

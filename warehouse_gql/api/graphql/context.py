@@ -10,10 +10,9 @@ from typing import Any
 import strawberry
 
 from warehouse_gql.api.graphql.loaders import Loaders
-from warehouse_gql.api.http import Resources, bearer_token
+from warehouse_gql.api.http import Resources, authenticate, bearer_token
 from warehouse_gql.domain.models import User
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.services import accounts
 from warehouse_gql.store.database import Database
 
 
@@ -76,11 +75,7 @@ class Context:
             self._user = asyncio.get_running_loop().create_future()
             token = self.session_token()
             try:
-                found = (
-                    None
-                    if token is None
-                    else await accounts.authenticate(self.db, token, self.resources.session_cache)
-                )
+                found = await authenticate(self.resources, token)
             except BaseException as exc:
                 self._user.set_exception(exc)
                 self._user = None

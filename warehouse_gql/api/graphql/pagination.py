@@ -2,50 +2,41 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
-from warehouse_gql.domain.errors import BadUserInput
+from warehouse_gql.api import http
+from warehouse_gql.api.http import encode_cursor
 from warehouse_gql.store.ids import DocumentId, parse_id
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 100
-_PREFIX = "c1:"
 
 T = TypeVar("T")
 
+__all__ = [
+    "NEWEST_FIRST",
+    "Connection",
+    "check_first",
+    "connection",
+    "decode_cursor",
+    "encode_cursor",
+]
 
-def encode_cursor(node_id: str) -> str:
-    return base64.urlsafe_b64encode((_PREFIX + node_id).encode()).decode()
+# The optional reverse order of every list whose screens show the latest first; cursors work
+# the same way in both directions.
+NEWEST_FIRST = Annotated[
+    bool | None,
+    strawberry.argument(description="Newest first instead of oldest first (null: false)."),
+]
 
 
 def decode_cursor(cursor: str | None) -> DocumentId | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        after = parse_id(raw[len(_PREFIX) :]) if raw.startswith(_PREFIX) else None
-        if after is None:
-            raise ValueError(cursor)
-        return after
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadUserInput(
-            f"after {cursor!r} is not a cursor this API gave out; pass an endCursor or cursor value.",
-            field="after",
-        ) from None
+    return parse_id(http.decode_cursor(cursor))
 
 
 def check_first(first: int | None) -> int:
     """The page size; an explicit null means the default, as when `first` is left out."""
-    if first is None:
-        return DEFAULT_PAGE
-    if not 1 <= first <= MAX_PAGE:
-        raise BadUserInput(f"first must be between 1 and {MAX_PAGE}, got {first}.", field="first")
-    return first
+    return http.page_size(first, field="first")
 
 
 @strawberry.type(description="Where a page ends and whether another follows.")

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import strawberry
 
 from warehouse_gql.api.graphql.context import Info
 from warehouse_gql.api.graphql.inventory.types import Bin, Item, Movement
-from warehouse_gql.api.graphql.pagination import Connection, check_first, connection, decode_cursor
+from warehouse_gql.api.graphql.pagination import (
+    NEWEST_FIRST,
+    Connection,
+    check_first,
+    connection,
+    decode_cursor,
+)
 from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.domain import inventory as rules
 from warehouse_gql.store import bins, items
 from warehouse_gql.store.ids import parse_id
 
 
-def _empty() -> Connection[Item]:
+def _empty() -> Connection[Any]:
     async def zero() -> int:
         return 0
 
@@ -63,7 +71,7 @@ class InventoryQuery:
         return None if found is None else Item.from_model(found)
 
     @strawberry.field(
-        description="Items in creation order, filtered by sku, bin and at most a quantity."
+        description="Items in creation order, filtered by sku (or its start), bin and at most a quantity."
     )
     async def items(
         self,
@@ -73,6 +81,13 @@ class InventoryQuery:
         sku: str | None = None,
         bin_id: strawberry.ID | None = None,
         max_quantity: int | None = None,
+        sku_prefix: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Skus starting with this (case-sensitive); ignored when sku is given."
+            ),
+        ] = None,
+        newest_first: NEWEST_FIRST = False,
     ) -> Connection[Item]:
         await authorize(info, "readStock")
         first = check_first(first)
@@ -82,11 +97,20 @@ class InventoryQuery:
             return _empty()  # a malformed bin id names no bin, so no items
         db = info.context.db
         found, more = await items.page_items(
-            db, first=first, after=cursor, sku=sku, bin_id=bin_oid, max_quantity=max_quantity
+            db,
+            first=first,
+            after=cursor,
+            sku=sku,
+            bin_id=bin_oid,
+            max_quantity=max_quantity,
+            sku_prefix=sku_prefix,
+            newest_first=bool(newest_first),
         )
 
         async def count() -> int:
-            return await items.count_items(db, sku=sku, bin_id=bin_oid, max_quantity=max_quantity)
+            return await items.count_items(
+                db, sku=sku, bin_id=bin_oid, max_quantity=max_quantity, sku_prefix=sku_prefix
+            )
 
         return connection([Item.from_model(i) for i in found], [i.id for i in found], more, count)
 
@@ -95,18 +119,44 @@ class InventoryQuery:
         await authorize(info, "stockLevel")
         return await items.stock_level(info.context.db, rules.check_sku(sku))
 
-    @strawberry.field(description="The stock ledger in creation order, optionally for one sku.")
+    @strawberry.field(
+        description="The stock ledger in creation order, optionally of one sku, one item or one bin."
+    )
     async def movements(
-        self, info: Info, first: int | None = 50, after: str | None = None, sku: str | None = None
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        sku: str | None = None,
+        item_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The history of one stock record."),
+        ] = None,
+        bin_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The history of one bin, every sku in it."),
+        ] = None,
+        newest_first: NEWEST_FIRST = False,
     ) -> Connection[Movement]:
         await authorize(info, "readStock")
         db = info.context.db
+        first = check_first(first)
+        cursor = decode_cursor(after)
+        item_oid, bin_oid = parse_id(item_id), parse_id(bin_id)
+        if (item_id is not None and item_oid is None) or (bin_id is not None and bin_oid is None):
+            return _empty()  # a malformed id names nothing, so it has no history
         found, more = await items.page_movements(
-            db, first=check_first(first), after=decode_cursor(after), sku=sku
+            db,
+            first=first,
+            after=cursor,
+            sku=sku,
+            item_id=item_oid,
+            bin_id=bin_oid,
+            newest_first=bool(newest_first),
         )
 
         async def count() -> int:
-            return await items.count_movements(db, sku=sku)
+            return await items.count_movements(db, sku=sku, item_id=item_oid, bin_id=bin_oid)
 
         return connection(
             [Movement.from_model(m) for m in found], [m.id for m in found], more, count

@@ -6,7 +6,13 @@ import strawberry
 
 from warehouse_gql.api.graphql.context import Info
 from warehouse_gql.api.graphql.orders.types import Order, Shipment
-from warehouse_gql.api.graphql.pagination import Connection, check_first, connection, decode_cursor
+from warehouse_gql.api.graphql.pagination import (
+    NEWEST_FIRST,
+    Connection,
+    check_first,
+    connection,
+    decode_cursor,
+)
 from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.domain import orders as rules
 from warehouse_gql.services.orders import order_scope
@@ -37,13 +43,19 @@ class OrdersQuery:
         first: int | None = 50,
         after: str | None = None,
         status: rules.OrderStatus | None = None,
+        newest_first: NEWEST_FIRST = False,
     ) -> Connection[Order]:
         user = await authorize(info, "readOrders")
         db = info.context.db
         owner = order_scope(user)
         wanted = status
         found, more = await orders.page_orders(
-            db, first=check_first(first), after=decode_cursor(after), status=wanted, owner=owner
+            db,
+            first=check_first(first),
+            after=decode_cursor(after),
+            status=wanted,
+            owner=owner,
+            newest_first=bool(newest_first),
         )
 
         async def count() -> int:
@@ -73,6 +85,7 @@ class OrdersQuery:
         after: str | None = None,
         order_id: strawberry.ID | None = None,
         status: rules.ShipmentStatus | None = None,
+        newest_first: NEWEST_FIRST = False,
     ) -> Connection[Shipment]:
         user = await authorize(info, "readShipments")
         db = info.context.db
@@ -90,7 +103,13 @@ class OrdersQuery:
         if order_id is not None and order_oid is None:
             return connection([], [], False, count)
         found, more = await orders.page_shipments(
-            db, first=first, after=cursor, order_id=order_oid, status=wanted, owner=owner
+            db,
+            first=first,
+            after=cursor,
+            order_id=order_oid,
+            status=wanted,
+            owner=owner,
+            newest_first=bool(newest_first),
         )
         return connection(
             [Shipment.from_model(s) for s in found], [s.id for s in found], more, count
