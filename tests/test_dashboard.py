@@ -432,10 +432,12 @@ async def named_account(resources: Resources, username: str, role: Role) -> Acco
     )
     session = await accounts.log_in(
         resources.db,
+        resources.events,
         resources.passwords,
         username=username,
         password=PASSWORD,
         ttl=timedelta(hours=1),
+        limits=None,
     )
     return Account(id=user.id, username=username, token=session.token, role=role)
 

@@ -762,3 +762,34 @@ async def test_staff_see_every_customers_orders(
             "query($id: ID!) { order(id: $id) { id } }", {"id": order_id}, staff.token
         )
         assert data["order"] == {"id": order_id}
+
+
+async def test_a_customer_reads_their_fulfilled_order_with_every_pick_bin_null(
+    world: World, gql: GraphQLClient, manager: Account, customer: Account
+) -> None:
+    query = "query($id: ID!) { order(id: $id) { status picks { sku quantity bin { location items { sku } } } } }"
+    body = await gql.post(query, {"id": world.order_id}, customer.token)
+    assert "errors" not in body
+    assert body["data"]["order"] == {
+        "status": "SHIPPED",
+        "picks": [{"sku": world.sku, "quantity": 1, "bin": None}],
+    }
+    data = await gql.ok(query, {"id": world.order_id}, manager.token)
+    (pick,) = data["order"]["picks"]
+    assert pick["bin"]["items"] and {"sku": world.sku} in pick["bin"]["items"]
+
+
+async def test_a_users_email_is_seen_by_managers_and_by_themselves_only(
+    world: World, gql: GraphQLClient, manager: Account, picker: Account, customer: Account
+) -> None:
+    query = "query($id: ID!) { order(id: $id) { createdBy { id email } } }"
+    own_email = f"{customer.username}@example.com"
+    seen = {
+        reader.role: (await gql.ok(query, {"id": world.order_id}, reader.token))["order"]
+        for reader in (manager, picker, customer)
+    }
+    assert seen[Role.MANAGER]["createdBy"] == {"id": customer.id, "email": own_email}
+    assert seen[Role.PICKER]["createdBy"] == {"id": customer.id, "email": None}
+    assert seen[Role.CUSTOMER]["createdBy"] == {"id": customer.id, "email": own_email}
+    me = await gql.ok("{ me { email } }", token=picker.token)
+    assert me == {"me": {"email": f"{picker.username}@example.com"}}

@@ -68,10 +68,12 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
     )
     session = await accounts.log_in(
         resources.db,
+        resources.events,
         resources.passwords,
         username=username,
         password=PASSWORD,
         ttl=timedelta(hours=1),
+        limits=None,
     )
     yield Live(server, resources, username, session.token)
     await server.stop()

@@ -43,11 +43,11 @@ enum ShipmentStatus { IN_TRANSIT DELIVERED }
 enum ChangeKind { CREATED UPDATED DELETED }
 enum LiveKind { ENTER UPDATE LEAVE }
 
-type User { id: ID! username: String! email: String! role: Role! createdAt: DateTime! updatedAt: DateTime! }
+type User { id: ID! username: String! email: String role: Role! createdAt: DateTime! updatedAt: DateTime! }
 type Bin { id: ID! location: String! capacity: Int! currentLoad: Int! freeCapacity: Int! items: [Item!]! createdAt: DateTime! updatedAt: DateTime! }
 type Item { id: ID! name: String! sku: String! bin: Bin! quantity: Int! createdAt: DateTime! updatedAt: DateTime! }
 type OrderLine { sku: String! quantity: Int! }
-type Pick { sku: String! quantity: Int! bin: Bin! }
+type Pick { sku: String! quantity: Int! bin: Bin }
 type Order { id: ID! customerName: String! items: [OrderLine!]! status: OrderStatus! createdBy: User picks: [Pick!]! shipments: [Shipment!]! createdAt: DateTime! updatedAt: DateTime! }
 type Shipment { id: ID! order: Order! carrier: String! trackingNumber: String! status: ShipmentStatus! createdAt: DateTime! updatedAt: DateTime! }
 type Movement { id: ID! sku: String! bin: Bin! delta: Int! quantityAfter: Int! reason: String! orderId: ID createdAt: DateTime! }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -21,10 +21,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from warehouse_gql import logs
-from warehouse_gql.api.graphql.view import GraphQLView
-from warehouse_gql.api.http import Resources, bearer_token
+from warehouse_gql.api.graphql.view import GraphQLView, graphql_refusal
+from warehouse_gql.api.http import RequestGuard, Resources, bearer_token
 from warehouse_gql.api.parse.door import ParseDoor
-from warehouse_gql.api.rest import docs
+from warehouse_gql.api.rest import docs, problems
 from warehouse_gql.api.rest.app import RestApi, RestMount
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
@@ -53,13 +53,19 @@ def mongo_client(
         url,
         tz_aware=True,
         appname="warehouse-gql",
-        serverSelectionTimeoutMS=5000,
+        # SPEC: with the database down, reads and writes fail within 2 s.
+        serverSelectionTimeoutMS=1500,
+        connectTimeoutMS=1000,
         event_listeners=list(event_listeners),
     )
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The ASGI app. `settings.mongodb_url` must be set (the CLI starts the embedded database)."""
+def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = None) -> Starlette:
+    """The ASGI app. `settings.mongodb_url` must be set (the CLI starts the embedded database).
+
+    `database_up` is the embedded database's supervisor saying whether its child runs: while it
+    says no, /readyz answers 503 at once instead of waiting for a ping to time out.
+    """
     if not settings.mongodb_url:
         raise ValueError("create_app needs settings.mongodb_url")
     mongodb_url = settings.mongodb_url
@@ -84,7 +90,7 @@ def create_app(settings: Settings) -> Starlette:
                 broadcast = Broadcast("memory://")
             await broadcast.connect()
             stack.push_async_callback(broadcast.disconnect)
-            events = EventBus(broadcast)
+            events = EventBus(broadcast, queue_size=settings.max_queued_events)
             await events.start()
             stack.push_async_callback(events.stop)
             view.resources = rest.resources = parse.resources = Resources(
@@ -111,6 +117,8 @@ def create_app(settings: Settings) -> Starlette:
         try:
             if view.resources is None:
                 raise RuntimeError("starting")
+            if database_up is not None and not database_up():
+                raise ConnectionError("restarting")
             await view.resources.db.ping()
             checks["mongodb"] = "ok"
         except Exception as exc:
@@ -149,6 +157,17 @@ def create_app(settings: Settings) -> Starlette:
                 max_age=600,
             )
         )
+
+    # Every door shares the size limit, the deadline and cancellation when the client leaves;
+    # each answers a refusal in its own shape. Outermost but for CORS, so refusals carry CORS.
+    middleware.append(
+        Middleware(
+            RequestGuard,
+            max_body_bytes=settings.max_body_bytes,
+            timeout=settings.request_timeout_s,
+            refusals={"/graphql": graphql_refusal, "/api/v1": problems.refusal},
+        )
+    )
 
     return Starlette(
         middleware=middleware,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -38,6 +39,32 @@ def _number(env: Mapping[str, str], name: str, default: float, maximum: float) -
     if not 0 < value <= maximum:
         raise SettingsError(f"{name} must be above 0 and at most {maximum:g}, got {raw}.")
     return value
+
+
+ENVIRONMENTS = ("production", "development")
+
+
+def _environment(env: Mapping[str, str]) -> str:
+    """WAREHOUSE_ENV is exactly `production` or `development` (unset: development)."""
+    raw = env.get("WAREHOUSE_ENV")
+    if raw is None or raw == "":
+        return "development"
+    if raw not in ENVIRONMENTS:
+        raise SettingsError(f"WAREHOUSE_ENV must be production or development, got {raw!r}.")
+    return raw
+
+
+def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("TRUSTED_PROXIES") or ""
+    proxies = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"TRUSTED_PROXIES must list IP addresses or networks, got {proxy!r}."
+            ) from None
+    return proxies
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -82,10 +109,25 @@ class Settings:
     production: bool = False
     # Introspection and GraphiQL are on outside production; WAREHOUSE_GRAPHIQL=1 turns them on there.
     graphiql: bool = True
-    # GraphQL document limits against abusive queries.
-    max_depth: int = 12
+    # GraphQL document limits against abusive queries (SPEC "Limits and abuse protection").
+    max_query_cost: int = 50_000
+    max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    # Sockets and subscriptions (SPEC "Sizes"): sockets per session token on one process,
+    # subscriptions per socket and per process, events one subscriber may fall behind.
+    max_sockets_per_session: int = 20
+    max_subscriptions_per_socket: int = 100
+    max_subscriptions: int = 10_000
+    max_queued_events: int = 1000
+    # Cost points per caller per minute, and log-in/sign-up attempts per address and per
+    # username per minute; 0 turns either off.
+    rate_limit_points: int = 1_000_000
+    auth_rate_limit: int = 10
+    # Peers whose X-Forwarded-For names the client (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
+    request_timeout_s: float = 10.0
+    max_body_bytes: int = 1024 * 1024
     # The floor's walking geometry (see domain/layout.py): the distance between two aisles in
     # bay lengths, and bays per aisle (None: the largest rack number among the bins).
     layout_aisle_spacing: float = 3.0
@@ -105,7 +147,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
-        production = env.get("WAREHOUSE_ENV", "").lower() == "production"
+        production = _environment(env) == "production"
         graphiql_flag = env.get("WAREHOUSE_GRAPHIQL", "").lower() in {"1", "true", "yes"}
         settings = cls(
             mongodb_url=env.get("MONGODB_URL") or None,
@@ -117,8 +159,19 @@ class Settings:
             session_ttl_hours=_int(env, "SESSION_TTL_HOURS", 168, 1, 24 * 365 * 10),
             production=production,
             graphiql=graphiql_flag or not production,
+            max_sockets_per_session=_int(env, "MAX_SOCKETS_PER_SESSION", 20, 1, 10_000),
+            max_subscriptions_per_socket=_int(env, "MAX_SUBSCRIPTIONS_PER_SOCKET", 100, 1, 10_000),
+            max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS", 10_000, 1, 10_000_000),
+            max_queued_events=_int(env, "MAX_QUEUED_EVENTS", 1000, 1, 1_000_000),
             layout_aisle_spacing=_number(env, "LAYOUT_AISLE_SPACING", 3.0, 1000.0),
             layout_bays_per_aisle=_int(env, "LAYOUT_BAYS_PER_AISLE", 0, 1, 1_000_000) or None,
+            max_query_cost=_int(env, "MAX_QUERY_COST", 50_000, 1, 10**12),
+            max_query_depth=_int(env, "MAX_QUERY_DEPTH", 12, 1, 1000),
+            rate_limit_points=_int(env, "RATE_LIMIT_POINTS", 1_000_000, 0, 10**12),
+            auth_rate_limit=_int(env, "AUTH_RATE_LIMIT", 10, 0, 1_000_000),
+            trusted_proxies=_proxies(env),
+            request_timeout_s=_number(env, "REQUEST_TIMEOUT_S", 10.0, 3600.0),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
             parse_enabled=_flag(env, "PARSE_ENABLED", True),
             parse_app_id=env.get("PARSE_APP_ID") or "warehouse",
             cors_origins=_origins(env.get("CORS_ORIGINS", "")),

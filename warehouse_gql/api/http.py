@@ -1,22 +1,38 @@
 """What every front door shares: the resources the lifespan opens, credentials from a request,
-who may use an operation, page sizes and cursors, request ids, and the error-code -> HTTP
-status table. Nothing here knows GraphQL, REST or Parse."""
+who may use an operation, page sizes and cursors, request ids, the client's address, the
+error-code -> HTTP status table, and the ASGI guard that bounds every request (body size,
+deadline, client gone). Nothing here knows GraphQL, REST or Parse: each door gives the guard
+its own way of answering a refusal."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import ipaddress
+import json
 import logging
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from warehouse_gql.domain import access
-from warehouse_gql.domain.errors import BadUserInput, Forbidden, Unauthenticated
+from warehouse_gql.domain.errors import (
+    BadUserInput,
+    Forbidden,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthenticated,
+    WarehouseError,
+)
 from warehouse_gql.domain.models import User
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.services import accounts
+from warehouse_gql.services import sessions
+from warehouse_gql.services.limits import RateLimits
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
 from warehouse_gql.store.database import Database
@@ -51,11 +67,19 @@ class Resources:
     events: EventBus
     passwords: Passwords
     settings: Settings
-    session_cache: accounts.SessionCache = field(default_factory=accounts.SessionCache)
+    # The rate limits of this deployment (cost points, auth attempts), made from the settings.
+    limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
-        # logOut and role changes reach every process through the bus: forget them here too.
-        self.events.session_listeners.append(self.session_cache.forget)
+        object.__setattr__(
+            self,
+            "limits",
+            RateLimits(
+                points_per_minute=self.settings.rate_limit_points,
+                auth_per_minute=self.settings.auth_rate_limit,
+                redis_url=self.settings.redis_url,
+            ),
+        )
 
 
 def bearer_token(value: object) -> str | None:
@@ -70,6 +94,199 @@ def bearer_token(value: object) -> str | None:
 def request_id(header: str | None) -> str:
     """The caller's `X-Request-Id` (at most 64 characters), or a new one."""
     return (header or uuid.uuid4().hex[:16])[:64]
+
+
+def client_address(scope: Scope, trusted_proxies: tuple[str, ...] = ()) -> str:
+    """The client's address: the socket peer, or the X-Forwarded-For hop before our trusted
+    proxies when the peer is one of them (the rightmost untrusted address: a client can put
+    anything on the left of that header, never on the right)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else "-"
+    if not trusted_proxies:
+        return peer
+    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not trusted(peer):
+        return peer
+    forwarded: list[str] = []
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
+    for hop in reversed([h for h in forwarded if h]):
+        if not trusted(hop):
+            return hop
+    return forwarded[0] if forwarded else peer
+
+
+# A door's answer to a refused request: (error, scope) -> (status, headers, body).
+Refusal = Callable[[WarehouseError, Scope], tuple[int, list[tuple[bytes, bytes]], bytes]]
+
+
+def json_refusal(
+    error: WarehouseError, scope: Scope
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The default answer: {"code", "message"} as JSON with the code's HTTP status."""
+    body = json.dumps({"code": error.code, "message": error.message, **error.details()})
+    return (
+        HTTP_STATUS.get(error.code, 500),
+        [(b"content-type", b"application/json")],
+        body.encode(),
+    )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+log = logging.getLogger(__name__)
+
+
+class RequestGuard:
+    """ASGI middleware for every door: bodies over `max_body_bytes` are refused with 413 as
+    soon as the declared length or the bytes received pass it (the rest is never read); a
+    request that has not started its answer within `timeout` seconds is cancelled and answered
+    503; a request whose client disconnects is cancelled. WebSocket messages over the size end
+    the socket with 1009 (message too big). `refusals` maps a path prefix to its door's answer."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        timeout: float,
+        refusals: Mapping[str, Refusal] | None = None,
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.timeout = timeout
+        self.refusals = dict(refusals or {})
+
+    def refusal_for(self, scope: Scope) -> Refusal:
+        path = str(scope.get("path", ""))
+        for prefix, refusal in sorted(self.refusals.items(), key=lambda kv: -len(kv[0])):
+            if path.startswith(prefix):
+                return refusal
+        return json_refusal
+
+    async def refuse(self, error: WarehouseError, scope: Scope, send: Send) -> None:
+        status, headers, body = self.refusal_for(scope)(error, scope)
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+        if error.code == "PAYLOAD_TOO_LARGE":
+            # The unread rest of the body is not worth keeping the connection for.
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.app(scope, self._websocket_receive(receive, send), send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_body_bytes:
+                    await self.refuse(PayloadTooLarge(self.max_body_bytes), scope, send)
+                    return
+        await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = 0
+        started = False
+        disconnected = asyncio.Event()
+        watcher: asyncio.Task[Message] | None = None
+        app_task: asyncio.Task[None] | None = None
+
+        async def watch() -> Message:
+            # The body is read: the next message can only be the client going away.
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected.set()
+                if app_task is not None and not started:
+                    app_task.cancel()
+            return message
+
+        async def guarded_receive() -> Message:
+            nonlocal received, watcher
+            if watcher is not None:
+                return await asyncio.shield(watcher)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _TooLarge
+                if not message.get("more_body", False):
+                    watcher = asyncio.ensure_future(watch())
+            elif message["type"] == "http.disconnect":
+                disconnected.set()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        app_task = asyncio.ensure_future(self.app(scope, guarded_receive, guarded_send))
+        try:
+            done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
+            if not done and not started:
+                app_task.cancel()
+                await asyncio.gather(app_task, return_exceptions=True)
+                if not disconnected.is_set():
+                    log.warning(
+                        "%s %s ran past the deadline", scope.get("method"), scope.get("path")
+                    )
+                    await self.refuse(
+                        ServiceUnavailable(
+                            f"The request ran longer than {self.timeout:g} seconds and was "
+                            "stopped; simplify it or retry shortly."
+                        ),
+                        scope,
+                        send,
+                    )
+                return
+            await app_task
+        except _TooLarge:
+            if not started:
+                await self.refuse(PayloadTooLarge(self.max_body_bytes), scope, send)
+        except asyncio.CancelledError:
+            if not disconnected.is_set():
+                raise
+            # The client went away: its request was cancelled, nobody is left to answer.
+        finally:
+            if not app_task.done():
+                app_task.cancel()
+            if watcher is not None and not watcher.done():
+                watcher.cancel()
+
+    def _websocket_receive(self, receive: Receive, send: Send) -> Receive:
+        limit = self.max_body_bytes
+
+        async def guarded() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+                if size > limit:
+                    await send(
+                        {"type": "websocket.close", "code": 1009, "reason": "Message too big"}
+                    )
+                    return {"type": "websocket.disconnect", "code": 1009}
+            return message
+
+        return guarded
 
 
 def record_request(
@@ -110,7 +327,7 @@ async def authenticate(resources: Resources, token: str | None) -> User | None:
     """The user of a session token from any door (through the per-process session cache)."""
     if token is None:
         return None
-    return await accounts.authenticate(resources.db, token, resources.session_cache)
+    return await sessions.authenticate(resources.db, resources.events, token=token)
 
 
 def authorize(user: User | None, operation: str, *, name: str | None = None) -> User:

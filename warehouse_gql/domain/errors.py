@@ -37,6 +37,10 @@ class WarehouseError(Exception):
         super().__init__(message)
         self.message = message
 
+    def details(self) -> dict[str, object]:
+        """What a client acts on besides the code (GraphQL `extensions`, REST problem fields)."""
+        return {}
+
 
 class Unauthenticated(WarehouseError):
     code = "UNAUTHENTICATED"
@@ -123,6 +127,9 @@ class RateLimited(WarehouseError):
         # Whole seconds until a retry can succeed (`extensions.retryAfter`, `Retry-After`).
         self.retry_after = max(1, retry_after)
 
+    def details(self) -> dict[str, object]:
+        return {"retryAfter": self.retry_after}
+
 
 class ServiceUnavailable(WarehouseError):
     code = "SERVICE_UNAVAILABLE"
@@ -136,10 +143,27 @@ class ServiceUnavailable(WarehouseError):
 class QueryTooComplex(WarehouseError):
     code = "QUERY_TOO_COMPLEX"
 
-    def __init__(self, message: str, *, cost: int, limit: int) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        cost: int,
+        limit: int,
+        depth: int | None = None,
+        max_depth: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.cost = cost
         self.limit = limit
+        # Set when the depth, not the cost, was over its limit.
+        self.depth = depth
+        self.max_depth = max_depth
+
+    def details(self) -> dict[str, object]:
+        found: dict[str, object] = {"cost": self.cost, "limit": self.limit}
+        if self.depth is not None:
+            found.update(depth=self.depth, maxDepth=self.max_depth)
+        return found
 
 
 class PayloadTooLarge(WarehouseError):
@@ -148,6 +172,9 @@ class PayloadTooLarge(WarehouseError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"The request is larger than the limit of {limit} bytes.")
         self.limit = limit
+
+    def details(self) -> dict[str, object]:
+        return {"limit": self.limit}
 
 
 class PreconditionFailed(WarehouseError):

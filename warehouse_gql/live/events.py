@@ -13,7 +13,6 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.models import Item, Shipment
 from warehouse_gql.domain.orders import ShipmentStatus
 
@@ -44,18 +43,15 @@ class ShipmentChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionRevoked:
-    token_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class RoleChanged:
-    """A user's role changed: every process drops what it remembers of their sessions."""
+class SessionsChanged:
+    """A user's sessions or role changed (log-out, revocation, password or role change, the
+    user gone): every process forgets what it cached of them and re-checks their open sockets
+    against the database."""
 
     user_id: str
 
 
-Event = ItemChanged | ShipmentChanged | SessionRevoked | RoleChanged
+Event = ItemChanged | ShipmentChanged | SessionsChanged
 
 
 def _ts(value: datetime) -> str:
@@ -99,9 +95,7 @@ def encode(event: Event) -> tuple[str, str]:
             },
         }
         return SHIPMENTS_CHANNEL, json.dumps(body)
-    if isinstance(event, RoleChanged):
-        return SESSIONS_CHANNEL, json.dumps({"userId": event.user_id})
-    return SESSIONS_CHANNEL, json.dumps({"tokenHash": event.token_hash})
+    return SESSIONS_CHANNEL, json.dumps({"userId": event.user_id})
 
 
 def decode(channel: str, text: str) -> Event:
@@ -139,11 +133,4 @@ def decode(channel: str, text: str) -> Event:
                 updated_at=datetime.fromisoformat(raw["updatedAt"]),
             ),
         )
-    if "userId" in body:
-        return RoleChanged(user_id=body["userId"])
-    return SessionRevoked(token_hash=body["tokenHash"])
-
-
-def visible_shipment(shipment: Shipment, user_id: str, role: Role) -> bool:
-    """The read rule for shipments, applied to events as to queries."""
-    return role is not Role.CUSTOMER or shipment.order_owner == user_id
+    return SessionsChanged(user_id=body["userId"])

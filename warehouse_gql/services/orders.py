@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from warehouse_gql.domain import access, preconditions
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain import orders as rules
-from warehouse_gql.domain import preconditions
-from warehouse_gql.domain.access import Role, may_see_order, sees_only_own
 from warehouse_gql.domain.errors import BadUserInput, InvalidTransition, NotFound
 from warehouse_gql.domain.models import Bin, Item, Order, PickRecord, Shipment, User
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
@@ -75,7 +74,7 @@ async def place_order(
 
 def _visible_order(order: Order | None, user: User) -> Order | None:
     """Another customer's order is invisible to a customer, never forbidden."""
-    if order is None or (sees_only_own(user.role) and order.created_by != user.id):
+    if order is None or not access.may_see_order(user.role, user.id, order.created_by):
         return None
     return order
 
@@ -132,7 +131,7 @@ async def fulfil_order(
                 item=item,
                 bin=bin,
                 delta=-pick.quantity,
-                reason="fulfil",
+                reason=stock_rules.MovementReason.FULFILL,
                 user_id=user.id,
                 order_id=order.id,
             )
@@ -271,11 +270,6 @@ async def delete_shipment(
 async def require_visible_shipment(db: Database, shipment_id: str, user: User) -> Shipment:
     """A shipment the user may see; a shipment of another customer's order is NOT_FOUND."""
     found = await store.get_shipment(db, require_id(shipment_id, "shipment"))
-    if found is None or not may_see_order(user.role, user.id, found.order_owner):
+    if found is None or not access.may_see_order(user.role, user.id, found.order_owner):
         raise NotFound("shipment", shipment_id)
     return found
-
-
-def order_scope(user: User) -> str | None:
-    """The owner filter for order and shipment lists: a customer's own id, else none."""
-    return user.id if user.role is Role.CUSTOMER else None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,10 +14,19 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from warehouse_gql.domain.errors import ServiceUnavailable
+
 log = logging.getLogger(__name__)
+
+# How long a transaction keeps retrying write conflicts before the caller is told to retry.
+TRANSACTION_RETRY_S = 5.0
+PING_TIMEOUT_S = 0.8
+# A commit that the server cannot finish in this time fails instead of hanging.
+COMMIT_TIMEOUT_MS = 2000
 
 T = TypeVar("T")
 Document = dict[str, Any]
@@ -101,36 +113,78 @@ class Database:
         self.orders: Collection = self.db["orders"]
         self.shipments: Collection = self.db["shipments"]
         self.stats = TransactionStats()
+        # Transactions that lost a write conflict retry here one at a time (see transaction).
+        self._retry_lane = asyncio.Lock()
         # Test hook: called between the steps of multi-step writes (see services.orders).
         self.fault_injector: Callable[[str], Awaitable[None]] | None = None
 
-    async def ping(self) -> None:
-        await self.client.admin.command("ping")
+    async def ping(self, within: float = PING_TIMEOUT_S) -> None:
+        """Raises when the database does not answer `within` seconds (/readyz answers in 1 s)."""
+        async with asyncio.timeout(within):
+            await self.client.admin.command("ping")
 
     async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """Run `work` in one multi-document transaction.
+        """Run `work` in one multi-document transaction, retried for a bounded time.
 
-        Write conflicts under concurrency surface as TransientTransactionError; the driver's
-        with_transaction retries those (and UnknownTransactionCommitResult on commit) with
-        jittered exponential backoff, bounded at 120 seconds. `work` must therefore be safe to
-        run again: it only touches the database through the session.
+        Write conflicts under concurrency surface as TransientTransactionError. The first
+        attempt runs concurrently with everything else; a transaction that lost a conflict
+        retries in this process's retry lane, one at a time, so a hot document (one bin, many
+        writers) is written at least at the single-writer rate instead of every writer
+        conflicting again and backing off. After TRANSACTION_RETRY_S of conflicts the caller gets
+        SERVICE_UNAVAILABLE ("busy, retry"); an unreachable database fails at once. `work` must
+        be safe to run again: it only touches the database through the session.
         """
-        attempts = 0
-
-        async def counted(session: AsyncClientSession) -> T:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1:
-                self.stats.retried += 1
-            return await work(session)
-
         self.stats.started += 1
+        deadline = time.monotonic() + TRANSACTION_RETRY_S
+        attempt = 0
         async with self.client.start_session() as session:
-            return await session.with_transaction(
-                counted,
-                read_concern=ReadConcern("snapshot"),
-                write_concern=WriteConcern("majority"),
-            )
+            while True:
+                attempt += 1
+                try:
+                    if attempt == 1:
+                        return await self._attempt(session, work)
+                    async with self._retry_lane:
+                        return await self._attempt(session, work)
+                except PyMongoError as exc:
+                    if isinstance(exc, ConnectionFailure) or not exc.has_error_label(
+                        "TransientTransactionError"
+                    ):
+                        raise
+                    if time.monotonic() >= deadline:
+                        log.warning("transaction gave up after %d conflicting attempts", attempt)
+                        raise ServiceUnavailable(
+                            "The warehouse is busy with the same records; retry shortly."
+                        ) from None
+                    self.stats.retried += 1
+
+    async def _attempt(
+        self, session: AsyncClientSession, work: Callable[[AsyncClientSession], Awaitable[T]]
+    ) -> T:
+        await session.start_transaction(
+            read_concern=ReadConcern("snapshot"),
+            write_concern=WriteConcern("majority"),
+            max_commit_time_ms=COMMIT_TIMEOUT_MS,
+        )
+        try:
+            result = await work(session)
+        except BaseException:
+            if session.in_transaction:
+                with contextlib.suppress(PyMongoError):
+                    await session.abort_transaction()
+            raise
+        for _ in range(3):
+            try:
+                await session.commit_transaction()
+                return result
+            except PyMongoError as exc:
+                # The commit may have happened: committing again is safe and tells.
+                if exc.has_error_label("UnknownTransactionCommitResult") and not isinstance(
+                    exc, ConnectionFailure
+                ):
+                    continue
+                raise
+        await session.commit_transaction()
+        return result
 
     async def checkpoint(self, step: str) -> None:
         if self.fault_injector is not None:

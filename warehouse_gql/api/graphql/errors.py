@@ -8,6 +8,7 @@ logged with the request id and reaches the client only as INTERNAL_SERVER_ERROR 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +33,23 @@ def _with_code(error: GraphQLError, message: str, extensions: dict[str, Any]) ->
     )
 
 
-def translate(error: GraphQLError, request_id: str) -> GraphQLError:
+# graphql-core's "Did you mean ...?" tails (fields, arguments, types, enum values): production
+# leaves them out so the schema cannot be read through error messages with introspection off.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?\s*$")
+
+
+def without_suggestion(error: GraphQLError) -> GraphQLError:
+    message = _SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return _with_code(error, message, dict(error.extensions or {}))
+
+
+def translate(
+    error: GraphQLError, request_id: str, *, hide_suggestions: bool = False
+) -> GraphQLError:
+    if hide_suggestions:
+        return without_suggestion(translate(error, request_id))
     original = error.original_error
     # Strawberry wraps resolver exceptions; unwrap nested GraphQLErrors to the real cause.
     while isinstance(original, GraphQLError) and original.original_error is not None:
@@ -41,7 +58,7 @@ def translate(error: GraphQLError, request_id: str) -> GraphQLError:
         log.warning("request %s: database unreachable: %s", request_id, original)
         original = ServiceUnavailable()
     if isinstance(original, WarehouseError):
-        extensions: dict[str, Any] = {"code": original.code}
+        extensions: dict[str, Any] = {"code": original.code, **original.details()}
         field = getattr(original, "field", None)
         if field:
             extensions["field"] = field

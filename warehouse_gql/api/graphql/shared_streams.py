@@ -7,8 +7,8 @@ the group gets the same results, so the work per extra subscriber is one WebSock
 
 Only subscriptions whose results depend on nothing but the event and what the caller may see
 are shared (`SHAREABLE`): lowStock starts with a snapshot of its own for each subscriber, so it
-never is. The group key holds the role, and for customers the user, so a result is only ever
-shared among subscribers who may see exactly the same records.
+never is. The group key holds the role, and but for managers the user (domain/access.py), so a result is
+only ever shared among subscribers who may see exactly the same records and fields.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType, parse
 from graphql.error import GraphQLError
 
-from warehouse_gql.domain.access import Role
+from warehouse_gql.domain import access
 from warehouse_gql.domain.models import User
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,8 @@ def group_key(
         frozen = json.dumps(variables or {}, sort_keys=True)
     except (TypeError, ValueError):
         return None
-    # What a subscriber may see depends on the role, and for customers on who they are.
-    visibility = (user.role, user.id if user.role is Role.CUSTOMER else None)
-    return (query, operation_name, frozen, visibility)
+    # What a subscriber may see depends on the role and, but for managers, on who they are.
+    return (query, operation_name, frozen, access.visibility_group(user.role, user.id))
 
 
 class _Group:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -22,12 +23,31 @@ from strawberry.types.unset import UNSET, UnsetType
 from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.errors import translate
 from warehouse_gql.api.graphql.schema import build_schema
-from warehouse_gql.api.http import Resources, bearer_token, record_request, request_id
+from warehouse_gql.api.graphql.sockets import LegacyWSHandler, TransportWSHandler
+from warehouse_gql.api.http import (
+    HTTP_STATUS,
+    Resources,
+    bearer_token,
+    client_address,
+    record_request,
+    request_id,
+)
+from warehouse_gql.domain.errors import RateLimited, WarehouseError
 from warehouse_gql.live import metrics
-from warehouse_gql.services import accounts
+from warehouse_gql.live.sessions import OpenSocket
+from warehouse_gql.services import sessions
 from warehouse_gql.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# GraphiQL from the package's own files (web/graphiql.html, web/vendor/graphiql/), never a CDN.
+GRAPHIQL_PAGE = Path(__file__).resolve().parent.parent.parent / "web" / "graphiql.html"
+# Scripts and styles from this server only, each pinned by its integrity hash; GraphiQL's
+# editors set inline styles, and its fonts are data: URLs inside its stylesheet.
+GRAPHIQL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; img-src 'self' data:; connect-src 'self' ws: wss:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 ENCODED_RESULTS = 64
 
 
@@ -59,8 +79,47 @@ class EncodedResults:
         return text
 
 
+def graphql_refusal(
+    error: WarehouseError, scope: Scope
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A request refused before GraphQL ran (too large, past its deadline): a request error in
+    GraphQL's shape, with the code's HTTP status."""
+    extensions: dict[str, object] = {"code": error.code, **error.details()}
+    body = json.dumps({"errors": [{"message": error.message, "extensions": extensions}]})
+    accept = b""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            accept = value
+    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE.encode() in accept else "application/json"
+    headers = [(b"content-type", media.encode())]
+    if isinstance(error, RateLimited):
+        headers.append((b"retry-after", str(error.retry_after).encode()))
+    return HTTP_STATUS.get(error.code, 500), headers, body.encode()
+
+
+def _refused_for_rate(body: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
+    """retryAfter when every error is RATE_LIMITED and nothing else was answered, else None."""
+    if not isinstance(body, dict):
+        return None
+    errors: list[Any] = list(body.get("errors") or [])
+    data = body.get("data")
+    if not errors or (isinstance(data, dict) and any(v is not None for v in data.values())):
+        return None
+    waits: list[int] = []
+    for error in errors:
+        extensions = error.get("extensions") or {} if isinstance(error, dict) else {}
+        if extensions.get("code") != "RATE_LIMITED":
+            return None
+        wait = extensions.get("retryAfter")
+        waits.append(wait if isinstance(wait, int) else 1)
+    return max(waits)
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Built with the app; `resources` is attached by the app's lifespan once they are open."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
@@ -68,10 +127,20 @@ class GraphQLView(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
             keep_alive=True,
             keep_alive_interval=15,
+            # Subscriptions are counted by api/graphql/sockets.py, queries not at all.
+            max_subscriptions_per_connection=None,
             **kwargs,
         )
         self.resources: Resources | None = None
         self.encoded_results = EncodedResults()
+        self.hide_suggestions = settings.production
+        self.graphiql_page = GRAPHIQL_PAGE.read_text(encoding="utf-8") if settings.graphiql else ""
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(
+            self.graphiql_page,
+            headers={"content-security-policy": GRAPHIQL_CSP, "cache-control": "no-cache"},
+        )
 
     def encode_json(self, data: object) -> str | bytes:
         if (
@@ -97,6 +166,7 @@ class GraphQLView(GraphQL[Context, None]):
             token=bearer_token(request.headers.get("authorization")),
             request=request,
             response=response,
+            client=client_address(request.scope, self.resources.settings.trusted_proxies),
         )
         request.state.context = context
         if isinstance(response, Response):
@@ -107,9 +177,11 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A subscription needs a live session from connection_init; it ends with the session."""
+        """A socket needs a live session from connection_init; it acts for that session, with
+        the user's role as of each message (api/graphql/sockets.py), and ends with it."""
         token = context.session_token()
-        found = None if token is None else await accounts.session_of(context.db, token)
+        generation = context.events.sessions.generation
+        found = None if token is None else await sessions.session_of(context.db, token)
         if token is None or found is None:
             # graphql-transport-ws closes with 4403, legacy graphql-ws answers connection_error.
             raise ConnectionRejectionError(
@@ -118,14 +190,11 @@ class GraphQLView(GraphQL[Context, None]):
                 }
             )
         user, expires_at = found
-        context.remember_user(user)
-        websocket = context.response
-
-        async def close() -> None:
-            await websocket.close(code=4401, reason="Session ended")
-
-        context.on_close = context.events.sessions.register(
-            accounts.hash_token(token), close, expires_at
+        context.socket = OpenSocket(
+            token_hash=sessions.hash_token(token),
+            user=user,
+            expires_at=expires_at,
+            seen_generation=generation,
         )
         accepted: UnsetType = UNSET
         return accepted
@@ -142,8 +211,8 @@ class GraphQLView(GraphQL[Context, None]):
         finally:
             metrics.OPEN_SOCKETS.dec()
             context = getattr(websocket.state, "context", None)
-            if context is not None and context.on_close is not None:
-                context.on_close()
+            if context is not None and context.socket is not None:
+                context.events.sessions.sockets.remove(context.socket)
             record_request(
                 door="graphql-ws",
                 operation="socket",
@@ -188,7 +257,10 @@ class GraphQLView(GraphQL[Context, None]):
         if result.errors:
             # Parse errors end the operation before extensions see a result: code them here.
             request_id = getattr(request.state, "request_id", "-")
-            result.errors = [translate(e, request_id) for e in result.errors]
+            result.errors = [
+                translate(e, request_id, hide_suggestions=self.hide_suggestions)
+                for e in result.errors
+            ]
             first = result.errors[0].extensions or {}
             request.state.code = first.get("code", "INTERNAL_SERVER_ERROR")
         body = process_result(result)
@@ -203,6 +275,11 @@ class GraphQLView(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
+        retry_after = _refused_for_rate(response_data)
+        if retry_after is not None:
+            # Refused as a whole by a rate limit: HTTP says so too (SPEC).
+            response.status_code = 429
+            response.headers["retry-after"] = str(retry_after)
         if sub_response.headers.get("content-type") == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
             # A request error (nothing executed, no `data`) is a 400 in this media type.

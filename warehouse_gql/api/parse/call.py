@@ -9,7 +9,7 @@ from warehouse_gql.api.parse.errors import invalid_session
 from warehouse_gql.domain import access
 from warehouse_gql.domain.errors import Forbidden, Unauthenticated
 from warehouse_gql.domain.models import User
-from warehouse_gql.services import accounts
+from warehouse_gql.services import sessions
 
 
 @dataclass
@@ -19,6 +19,8 @@ class Call:
     token: str | None = None
     # X-Parse-Request-Id / _RequestId: the idempotency key of an order created by this request.
     request_key: str | None = None
+    # The client's address (api/http.py client_address): the auth attempt limits count by it.
+    client: str = "-"
     _user: User | None = field(default=None, init=False)
     _looked_up: bool = field(default=False, init=False)
 
@@ -26,8 +28,8 @@ class Call:
         """The session's user; a token that names no live session is Parse's 209."""
         if not self._looked_up:
             if self.token is not None:
-                found = await accounts.authenticate(
-                    self.resources.db, self.token, self.resources.session_cache
+                found = await sessions.authenticate(
+                    self.resources.db, self.resources.events, token=self.token
                 )
                 if found is None:
                     raise invalid_session()

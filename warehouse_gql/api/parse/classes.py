@@ -458,11 +458,14 @@ async def sign_up(call: Call, body: Mapping[str, Any]) -> dict[str, Any]:
     resources = call.resources
     session = await accounts.sign_up(
         resources.db,
+        resources.events,
         resources.passwords,
         username=_string(body, "username") or "",
         email=_string(body, "email") or "",
         password=_string(body, "password") or "",
         ttl=timedelta(hours=resources.settings.session_ttl_hours),
+        limits=resources.limits,
+        client=call.client,
     )
     return {
         "objectId": session.user.id,
@@ -539,11 +542,7 @@ async def update(
         _only(body, {"role"})
         await call.authorize("setUserRole")
         user = await accounts.set_user_role(
-            db,
-            user_id=object_id,
-            role=Role(_word(ROLE, "role", body.get("role"))),
-            events=events,
-            cache=call.resources.session_cache,
+            db, events, user_id=object_id, role=Role(_word(ROLE, "role", body.get("role")))
         )
         stamp = user.updated_at
     return {"updatedAt": iso(stamp)} | answer

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from warehouse_gql.api.http import Resources, request_id
+from warehouse_gql.api.http import Resources, client_address, request_id
 from warehouse_gql.api.parse import classes, functions, livequery
 from warehouse_gql.api.parse.call import Call
 from warehouse_gql.api.parse.errors import (
@@ -30,7 +30,7 @@ from warehouse_gql.api.parse.errors import (
     translate,
 )
 from warehouse_gql.domain.errors import Unauthenticated
-from warehouse_gql.services import accounts
+from warehouse_gql.services import accounts, sessions
 from warehouse_gql.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,10 +129,13 @@ async def _log_in(call: Call, params: Mapping[str, Any]) -> dict[str, Any]:
     try:
         session = await accounts.log_in(
             resources.db,
+            resources.events,
             resources.passwords,
             username=username,
             password=password,
             ttl=timedelta(hours=resources.settings.session_ttl_hours),
+            limits=resources.limits,
+            client=call.client,
         )
     except Unauthenticated as exc:
         raise ParseError(404, 101, exc.message, exc.code) from None
@@ -143,12 +146,9 @@ async def _log_in(call: Call, params: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _log_out(call: Call) -> dict[str, Any]:
     if call.token is not None:
-        await call.user()  # 209 for a token that names no session
-        await accounts.log_out(
-            call.resources.db,
-            call.resources.events,
-            token_hash=accounts.hash_token(call.token),
-            cache=call.resources.session_cache,
+        user = await call.user()  # 209 for a token that names no session
+        await sessions.log_out(
+            call.resources.db, call.resources.events, token=call.token, user_id=user.id
         )
     return {}
 
@@ -267,7 +267,13 @@ class ParseDoor:
                 return JSONResponse({"error": "unauthorized"}, status_code=403, headers=headers)
             if found.master_key is not None:
                 raise no_master_key()
-            call = Call(self.resources, rid, token=found.token, request_key=found.request_key)
+            call = Call(
+                self.resources,
+                rid,
+                token=found.token,
+                request_key=found.request_key,
+                client=client_address(request.scope, self.settings.trusted_proxies),
+            )
             await call.caller()  # a bad token is 209 on every route, as Parse answers
             status, body, location = await route(call, found)
         except Exception as exc:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from warehouse_gql.api import http
-from warehouse_gql.api.http import Resources
+from warehouse_gql.api.http import Resources, client_address
 from warehouse_gql.domain import preconditions
 from warehouse_gql.domain.errors import BadUserInput, PayloadTooLarge
 from warehouse_gql.domain.models import User
@@ -137,6 +137,11 @@ class Call:
         self._query = query
         self._user: User | None = None
         self._looked_up = False
+
+    @property
+    def client(self) -> str:
+        """The client's address: the auth attempt limits count by it."""
+        return client_address(self.request.scope, self.resources.settings.trusted_proxies)
 
     @property
     def db(self) -> Database:

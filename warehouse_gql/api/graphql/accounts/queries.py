@@ -15,13 +15,14 @@ from warehouse_gql.store import users
 class AccountsQuery:
     @strawberry.field(description="The user of the current session.")
     async def me(self, info: Info) -> User | None:
-        return User.from_model(await authorize(info, "me"))
+        user = await authorize(info, "me")
+        return User.from_model(user, user)
 
     @strawberry.field(description="All users in creation order (MANAGER).")
     async def users(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> Connection[User]:
-        await authorize(info, "users")
+        reader = await authorize(info, "users")
         db = info.context.db
         found, more = await users.page_users(
             db, first=check_first(first), after=decode_cursor(after)
@@ -30,4 +31,6 @@ class AccountsQuery:
         async def count() -> int:
             return await users.count_users(db)
 
-        return connection([User.from_model(u) for u in found], [u.id for u in found], more, count)
+        return connection(
+            [User.from_model(u, reader) for u in found], [u.id for u in found], more, count
+        )

@@ -14,8 +14,8 @@ from warehouse_gql.api.graphql.pagination import (
     decode_cursor,
 )
 from warehouse_gql.api.graphql.permissions import authorize
+from warehouse_gql.domain import access
 from warehouse_gql.domain import orders as rules
-from warehouse_gql.services.orders import order_scope
 from warehouse_gql.store import orders
 from warehouse_gql.store.ids import parse_id
 
@@ -29,8 +29,7 @@ class OrdersQuery:
         user = await authorize(info, "readOrders")
         oid = parse_id(id)
         found = None if oid is None else await info.context.loaders.orders_by_id.load(str(oid))
-        owner = order_scope(user)
-        if found is None or (owner is not None and found.created_by != owner):
+        if found is None or not access.may_see_order(user.role, user.id, found.created_by):
             return None
         return Order.from_model(found)
 
@@ -47,7 +46,7 @@ class OrdersQuery:
     ) -> Connection[Order]:
         user = await authorize(info, "readOrders")
         db = info.context.db
-        owner = order_scope(user)
+        owner = access.owner_scope(user.role, user.id)
         wanted = status
         found, more = await orders.page_orders(
             db,
@@ -70,8 +69,7 @@ class OrdersQuery:
         user = await authorize(info, "readShipments")
         oid = parse_id(id)
         found = None if oid is None else await orders.get_shipment(info.context.db, oid)
-        owner = order_scope(user)
-        if found is None or (owner is not None and found.order_owner != owner):
+        if found is None or not access.may_see_order(user.role, user.id, found.order_owner):
             return None
         return Shipment.from_model(found)
 
@@ -89,7 +87,7 @@ class OrdersQuery:
     ) -> Connection[Shipment]:
         user = await authorize(info, "readShipments")
         db = info.context.db
-        owner = order_scope(user)
+        owner = access.owner_scope(user.role, user.id)
         first = check_first(first)
         cursor = decode_cursor(after)
         order_oid = parse_id(order_id)

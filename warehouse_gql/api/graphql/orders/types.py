@@ -9,7 +9,7 @@ import strawberry
 from warehouse_gql.api.graphql.accounts.types import User
 from warehouse_gql.api.graphql.context import Info
 from warehouse_gql.api.graphql.inventory.types import Bin, load_bin
-from warehouse_gql.domain import models
+from warehouse_gql.domain import access, models
 from warehouse_gql.domain import orders as rules
 
 strawberry.enum(
@@ -32,8 +32,13 @@ class Pick:
     bin_location: strawberry.Private[str]
     picked_at: strawberry.Private[datetime]
 
-    @strawberry.field
-    async def bin(self, info: Info) -> Bin:
+    @strawberry.field(
+        description="The bin it was taken from; null for customers, who never see bins."
+    )
+    async def bin(self, info: Info) -> Bin | None:
+        reader = await info.context.user()
+        if reader is None or not access.may_see_stock(reader.role):
+            return None
         return await load_bin(info, self.bin_id, self.bin_location, self.picked_at)
 
 
@@ -51,7 +56,7 @@ class Order:
     @strawberry.field(description="The user who placed the order.")
     async def created_by(self, info: Info) -> User | None:
         found = await info.context.loaders.users_by_id.load(self.owner_id)
-        return None if found is None else User.from_model(found)
+        return None if found is None else User.from_model(found, await info.context.user())
 
     @strawberry.field(description="The order's shipments, oldest first.")
     async def shipments(self, info: Info) -> list[Shipment]:
