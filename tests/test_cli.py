@@ -173,7 +173,7 @@ def serving(data_dir: Path, cwd: Path, name: str) -> Iterator[Serving]:
     stdout, stderr = cwd / f"{name}.out", cwd / f"{name}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [script(), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            [script(), "serve", "--init", "--port", str(port), "--data-dir", str(data_dir)],
             cwd=cwd,
             env=clean_env(),
             stdin=subprocess.DEVNULL,
@@ -268,6 +268,7 @@ def test_create_user_without_a_server_runs_its_own_database_and_refuses_a_taken_
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
+    data_dir.mkdir()
     args = create_user_args("solo", data_dir, "--role", "CUSTOMER", "--password", "pass word 1")
     try:
         first = run(args, tmp_path)
@@ -373,3 +374,169 @@ def test_version_prints_the_installed_version_and_exits_zero(tmp_path: Path) -> 
     from importlib.metadata import version
 
     assert version("warehouse-gql") == __version__
+
+
+def readyz_status(base: str) -> int:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=10).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def until_readyz(base: str, status: int, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while readyz_status(base) != status:
+        assert time.monotonic() < deadline, f"/readyz never answered {status}"
+        time.sleep(0.05)
+
+
+@LINUX_PROC
+def test_a_killed_embedded_database_is_restarted_and_readyz_is_503_until_it_is_back_with_the_data(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with serving(data_dir, tmp_path, "supervised") as server:
+        made = run(
+            create_user_args("keeper", data_dir, "--role", "MANAGER", "--password", "keep it 123"),
+            tmp_path,
+        )
+        assert made.returncode == 0, made.stderr
+        token = server.log_in("keeper", "keep it 123")
+        until_readyz(server.base, 200)
+        [database] = secantus_children(server.process.pid)
+
+        os.kill(database, signal.SIGKILL)
+        until_readyz(server.base, 503)
+        until_readyz(server.base, 200)
+
+        [restarted] = secantus_children(server.process.pid)
+        assert restarted != database
+        # The data survived the kill, and sessions made before it still work.
+        assert server.role_of(token) == "MANAGER"
+        assert server.role_of(server.log_in("keeper", "keep it 123")) == "MANAGER"
+        assert httpx.get(f"{server.base}/healthz", timeout=5).status_code == 200
+        logged = server.stderr.read_text()
+        assert "The embedded database exited" in logged and "is back" in logged, logged
+
+
+@LINUX_PROC
+def test_a_second_serve_on_the_same_data_dir_exits_with_one_line_and_the_first_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with serving(data_dir, tmp_path, "first") as server:
+        second = subprocess.run(
+            [script(), "serve", "--port", str(free_port()), "--data-dir", str(data_dir)],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert second.returncode == 2
+        line = one_line(second.stderr)
+        assert f"pid {server.process.pid}" in line and "already uses the data dir" in line, line
+        assert str(data_dir.resolve()) in line, line
+        assert len(secantus_on(data_dir)) == 1
+        assert readyz_status(server.base) == 200
+
+
+def test_a_data_dir_that_does_not_exist_is_refused_unless_serve_init_creates_it(
+    tmp_path: Path,
+) -> None:
+    mistyped = tmp_path / "wherehouse-data"
+    for args in (
+        ["serve", "--data-dir", str(mistyped)],
+        create_user_args("nobody", mistyped, "--role", "PICKER", "--password", "pass word 1"),
+        ["backup", "--out", str(tmp_path / "b.jsonl.gz"), "--data-dir", str(mistyped)],
+        ["export-items", "--data-dir", str(mistyped)],
+    ):
+        result = run(args, tmp_path)
+        assert result.returncode == 2, result
+        line = one_line(result.stderr)
+        assert f"--data-dir {mistyped} does not exist" in line and "serve --init" in line, line
+        assert not mistyped.exists()
+
+
+@LINUX_PROC
+def test_items_import_and_export_as_csv_and_a_backup_restores_into_another_data_dir(
+    tmp_path: Path,
+) -> None:
+    source, copy = tmp_path / "source", tmp_path / "copy"
+    with serving(source, tmp_path, "source") as server:
+        made = run(
+            create_user_args("stock", source, "--role", "MANAGER", "--password", "stock it 123"),
+            tmp_path,
+        )
+        assert made.returncode == 0, made.stderr
+        token = server.log_in("stock", "stock it 123")
+        for location in ("A-01-1", "B-02-1"):
+            server.graphql(
+                "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }",
+                {"i": {"location": location, "capacity": 100}},
+                token,
+            )
+        good = tmp_path / "good.csv"
+        good.write_text(
+            'sku,name,bin,quantity\nWID-BLUE,Blue widget,A-01-1,40\n\nGIZ-RED,"Red, gizmo",b-02-1,5\n'
+        )
+        imported = run(["import-items", str(good), "--data-dir", str(source)], tmp_path)
+        assert imported.returncode == 0, imported.stderr
+        assert "2 items created, 0 changed, 0 unchanged" in imported.stdout
+
+        def level(sku: str) -> int:
+            found: int = server.graphql(f'{{ stockLevel(sku: "{sku}") }}', token=token)[
+                "stockLevel"
+            ]
+            return found
+
+        assert (level("WID-BLUE"), level("GIZ-RED")) == (40, 5)
+
+        bad_lines = {
+            "sku,name,bin,quantity\nWID-BLUE,Blue widget,A-01-1,10\nGIZ-RED,Red,B-02-1,lots\n": (
+                "Line 3: quantity must be a whole number, got 'lots'."
+            ),
+            "sku,name,bin,quantity\nWID-BLUE,Blue widget,A-01-1,10\nNEW-1,New,Z-99-9,1\n": (
+                "Line 3: No bin at location 'Z-99-9'."
+            ),
+            "sku,name,bin,quantity\nWID-BLUE,Blue widget,A-01-1,500\n": "Line 2: Bin A-01-1",
+            "sku;name;bin;quantity\n": "Line 1 of",
+        }
+        for text, expected in bad_lines.items():
+            bad = tmp_path / "bad.csv"
+            bad.write_text(text)
+            refused = run(["import-items", str(bad), "--data-dir", str(source)], tmp_path)
+            assert refused.returncode == 2
+            line = one_line(refused.stderr)
+            assert expected in line, line
+            assert (level("WID-BLUE"), level("GIZ-RED")) == (40, 5), "a refused import wrote"
+
+        exported = run(["export-items", "--data-dir", str(source)], tmp_path)
+        assert exported.returncode == 0, exported.stderr
+        assert exported.stdout == (
+            'sku,name,bin,quantity\nWID-BLUE,Blue widget,A-01-1,40\nGIZ-RED,"Red, gizmo",B-02-1,5\n'
+        )
+        archive = tmp_path / "warehouse.jsonl.gz"
+        backed_up = run(["backup", "--out", str(archive), "--data-dir", str(source)], tmp_path)
+        assert backed_up.returncode == 0, backed_up.stderr
+        assert "backed up" in backed_up.stdout and archive.is_file()
+
+    copy.mkdir()
+    restored = run(["restore", str(archive), "--data-dir", str(copy)], tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    again = run(["restore", str(archive), "--data-dir", str(copy)], tmp_path)
+    assert again.returncode == 2
+    assert "--force" in one_line(again.stderr)
+    forced = run(["restore", str(archive), "--force", "--data-dir", str(copy)], tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    out = tmp_path / "copy.csv"
+    from_copy = run(["export-items", "--out", str(out), "--data-dir", str(copy)], tmp_path)
+    assert from_copy.returncode == 0, from_copy.stderr
+    assert out.read_text() == exported.stdout
+    taken = run(
+        create_user_args("stock", copy, "--role", "MANAGER", "--password", "stock it 123"),
+        tmp_path,
+    )
+    assert taken.returncode == 2 and "taken" in one_line(taken.stderr)

@@ -362,3 +362,14 @@ def test_a_version_tag_changes_with_every_committed_change_of_a_record() -> None
     Precondition(frozenset({"*"})).check(order)
     with pytest.raises(PreconditionFailed):
         Precondition(frozenset({"v2", "t1"})).check(bin)
+
+
+def test_movement_reasons_keep_the_spellings_stored_in_the_ledger() -> None:
+    from warehouse_gql.domain.inventory import MovementReason
+
+    assert {r.name: str(r) for r in MovementReason} == {
+        "CREATE": "create",
+        "MOVE": "move",
+        "FULFILL": "fulfil",
+        "COUNT": "count",
+    }

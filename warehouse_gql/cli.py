@@ -1,23 +1,31 @@
-"""The `warehouse-gql` command: serve, create-user, export-schema, export-openapi."""
+"""The `warehouse-gql` command: serve, create-user, export-schema, export-openapi,
+backup/restore, export-items/import-items."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import csv
 import getpass
 import os
 import re
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from warehouse_gql import __version__, logs
 from warehouse_gql.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from warehouse_gql.services.inventory import StockRow
+    from warehouse_gql.store.database import Database
+
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -55,6 +63,11 @@ def _workers(raw: str) -> int:
     return value
 
 
+DEFAULT_DATA_DIR = Settings().data_dir
+DATA_DIR_HELP = "embedded database directory (default ./.warehouse-data)"
+CSV_HEADER = ("sku", "name", "bin", "quantity")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="warehouse-gql", description="A self-hostable GraphQL API for a warehouse floor."
@@ -65,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the GraphQL server")
     serve.add_argument("--host", help="interface to listen on (env HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="port to listen on (env PORT, default 8000)")
+    serve.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     serve.add_argument(
-        "--data-dir", type=Path, help="embedded database directory (default ./.warehouse-data)"
+        "--init", action="store_true", help="create a --data-dir that does not exist yet"
     )
     serve.add_argument(
         "--workers", type=_workers, default=1, help="server processes (more than 1 needs REDIS_URL)"
@@ -77,11 +91,30 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--role", required=True, choices=["MANAGER", "PICKER", "CUSTOMER"])
     create.add_argument("--password", help="else WAREHOUSE_PASSWORD, else a prompt")
-    create.add_argument(
-        "--data-dir", type=Path, help="embedded database directory (default ./.warehouse-data)"
-    )
+    create.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+
+    backup = commands.add_parser("backup", help="write every collection to one archive")
+    backup.add_argument("--out", type=Path, required=True, help="the archive to write (.jsonl.gz)")
+    backup.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    restore = commands.add_parser("restore", help="load an archive into an empty database")
+    restore.add_argument("file", type=Path, help="an archive written by backup")
+    restore.add_argument(
+        "--force", action="store_true", help="replace everything in a database that holds data"
+    )
+    restore.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    export = commands.add_parser("export-items", help="write every item as CSV")
+    export.add_argument("--out", type=Path, help="the CSV file to write (default: stdout)")
+    export.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    imports = commands.add_parser(
+        "import-items", help="set items from CSV (sku,name,bin,quantity), all rows or none"
+    )
+    imports.add_argument("file", type=Path, help="the CSV file (header sku,name,bin,quantity)")
+    imports.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     commands.add_parser("export-openapi", help="print the REST API's OpenAPI 3.1 document")
     return parser
 
@@ -120,30 +153,46 @@ def require_answers(url: str) -> None:
         raise CommandError(f"Cannot use the database at {where}: {_first_line(exc)}") from None
 
 
+def check_data_dir(data_dir: Path, *, init: bool) -> None:
+    """A data dir other than the default must exist, unless `serve --init` is to create it:
+    a mistyped path would otherwise start an empty warehouse."""
+    if data_dir == DEFAULT_DATA_DIR or data_dir.is_dir() or init:
+        return
+    if data_dir.exists():
+        raise CommandError(f"--data-dir {data_dir} is not a directory.")
+    raise CommandError(
+        f"--data-dir {data_dir} does not exist: check the path, or run "
+        f"`warehouse-gql serve --init --data-dir {data_dir}` to start a new database there."
+    )
+
+
 @contextlib.contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """MONGODB_URL when set (and answering), else the embedded database of the data dir."""
+def database_url(settings: Settings, *, serve: bool = False, init: bool = False) -> Iterator[str]:
+    """MONGODB_URL when set (and answering), else the embedded database of the data dir
+    (supervised, and the data dir the server's alone, under `serve`)."""
     if settings.mongodb_url:
         require_answers(settings.mongodb_url)
         yield settings.mongodb_url
         return
     from warehouse_gql.embedded import EmbeddedError, embedded_database
 
+    check_data_dir(settings.data_dir, init=init)
     try:
-        with embedded_database(settings.data_dir) as url:
+        with embedded_database(settings.data_dir, supervised=serve) as url:
             yield url
     except EmbeddedError as exc:
         raise CommandError(str(exc)) from None
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, init: bool = False) -> None:
     import uvicorn
 
     from warehouse_gql.app import create_app
+    from warehouse_gql.embedded import supervisor_of
 
     if settings.workers > 1 and not settings.redis_url:
         raise CommandError("--workers above 1 needs REDIS_URL, so every process sees every change.")
-    with database_url(settings) as url:
+    with database_url(settings, serve=True, init=init) as url:
         embedded = not settings.mongodb_url
         settings = Settings(**{**settings.__dict__, "mongodb_url": url})
         where = f"http://{settings.host}:{settings.port}/graphql"
@@ -172,8 +221,11 @@ def serve(settings: Settings) -> None:
         else:
             # No permessage-deflate: events are small, and a compressor per connection would
             # cost more memory than the subscription itself (docs/BENCHMARKS.md).
+            supervisor = supervisor_of(url)
             uvicorn.run(
-                create_app(settings),
+                create_app(
+                    settings, database_up=None if supervisor is None else supervisor.up.is_set
+                ),
                 host=settings.host,
                 port=settings.port,
                 log_level="info",
@@ -258,6 +310,126 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
             ) from None
 
 
+def _on_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on the configured database (starting the embedded one if none runs)."""
+    from warehouse_gql.store.backup import BackupError, with_database
+
+    with database_url(settings) as url:
+        try:
+            return asyncio.run(with_database(url, settings.mongodb_db, work))
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
+
+
+def backup(settings: Settings, out: Path) -> None:
+    from warehouse_gql.store import backup as archive
+
+    if out.is_dir():
+        raise CommandError(f"--out {out} is a directory; name the archive file.")
+    if not out.parent.is_dir():
+        raise CommandError(f"--out {out}: the directory {out.parent} does not exist.")
+    summary = _on_database(settings, lambda db: archive.dump(db, out))
+    print(
+        f"backed up {summary.documents} documents of {len(summary.counts)} collections "
+        f"from {summary.database} to {out}"
+    )
+
+
+def restore(settings: Settings, file: Path, force: bool) -> None:
+    from warehouse_gql.store import backup as archive
+
+    summary = _on_database(settings, lambda db: archive.load(db, file, force=force))
+    print(
+        f"restored {summary.documents} documents of {len(summary.counts)} collections "
+        f"(backed up from {summary.database} at {summary.created_at}) into {settings.mongodb_db}"
+    )
+
+
+def export_items(settings: Settings, out: Path | None) -> None:
+    from warehouse_gql.store import items
+
+    rows = _on_database(settings, items.stock_rows)
+    with contextlib.ExitStack() as stack:
+        target = (
+            stack.enter_context(out.open("w", newline="", encoding="utf-8"))
+            if out is not None
+            else sys.stdout
+        )
+        writer = csv.writer(target, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        writer.writerows(rows)
+    if out is not None:
+        print(f"exported {len(rows)} items to {out}", file=sys.stderr)
+
+
+def read_stock_csv(path: Path) -> list[StockRow]:
+    """The rows of an items CSV; CommandError naming the line of the first malformed one."""
+    from warehouse_gql.services.inventory import StockRow
+
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
+    rows: list[StockRow] = []
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            if header is None or tuple(h.strip().lower() for h in header) != CSV_HEADER:
+                raise CommandError(
+                    f"Line 1 of {path} must be the header {','.join(CSV_HEADER)}, got "
+                    f"{','.join(header or [])!r}."
+                )
+            for record in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in record):
+                    continue
+                if len(record) != len(CSV_HEADER):
+                    raise CommandError(
+                        f"Line {line}: expected 4 fields (sku,name,bin,quantity), got {len(record)}."
+                    )
+                sku, name, location, raw = record
+                try:
+                    quantity = int(raw.strip())
+                except ValueError:
+                    raise CommandError(
+                        f"Line {line}: quantity must be a whole number, got {raw!r}."
+                    ) from None
+                rows.append(StockRow(line, sku.strip(), name, location, quantity))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CommandError(f"Line {reader.line_num}: not readable CSV ({exc}).") from None
+    return rows
+
+
+def import_items(settings: Settings, file: Path) -> None:
+    from broadcaster import Broadcast
+
+    from warehouse_gql.domain.errors import WarehouseError
+    from warehouse_gql.live.bus import EventBus
+    from warehouse_gql.services import inventory
+
+    rows = read_stock_csv(file)
+
+    async def work(db: Database) -> tuple[int, int, int]:
+        # Through Redis when configured, so running servers' subscribers see the changes.
+        broadcast = Broadcast(settings.redis_url or "memory://")
+        await broadcast.connect()
+        events = EventBus(broadcast)
+        try:
+            return await inventory.import_stock(db, events, rows=rows)
+        finally:
+            await broadcast.disconnect()
+
+    try:
+        created, changed, unchanged = _on_database(settings, work)
+    except WarehouseError as exc:
+        raise CommandError(f"{file}: {exc.message} Nothing was imported.") from None
+    print(
+        f"imported {len(rows)} rows from {file}: {created} items created, {changed} changed, "
+        f"{unchanged} unchanged"
+    )
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise _Terminated
 
@@ -282,12 +454,20 @@ def main(argv: list[str] | None = None) -> None:
             data_dir=args.data_dir,
             workers=getattr(args, "workers", None),
         )
-        if args.command == "serve":
+        if args.command == "backup":
+            backup(settings, args.out)
+        elif args.command == "restore":
+            restore(settings, args.file, args.force)
+        elif args.command == "export-items":
+            export_items(settings, args.out)
+        elif args.command == "import-items":
+            import_items(settings, args.file)
+        elif args.command == "serve":
             # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler it
             # found: this one, so we unwind and stop the embedded database instead of dying.
             signal.signal(signal.SIGTERM, _terminate)
             try:
-                serve(settings)
+                serve(settings, init=args.init)
             except _Terminated:
                 return
         else:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from warehouse_gql.domain.errors import BadUserInput, CapacityExceeded, Conflict
-from warehouse_gql.domain.inventory import check_quantity, check_sku
+from warehouse_gql.domain.inventory import MovementReason, check_quantity, check_sku
 
-COUNT_REASON = "count"
+COUNT_REASON = MovementReason.COUNT
 MAX_COUNT_LINES = 1000
 
 

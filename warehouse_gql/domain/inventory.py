@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from warehouse_gql.domain.errors import BadUserInput, InsufficientStock
 
@@ -15,6 +16,16 @@ MAX_NAME = 200
 MAX_SKU = 64
 MAX_REASON = 200
 SKU_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class MovementReason(StrEnum):
+    """Why the server itself wrote a ledger line; an adjustment records its caller's reason.
+    The values are stored (and indexed for the slotting report), so they never change."""
+
+    CREATE = "create"
+    MOVE = "move"
+    FULFILL = "fulfil"
+    COUNT = "count"
 
 
 # Bidirectional overrides and isolates: they make a name display as something it is not.

@@ -3,11 +3,12 @@ one transaction, then publishes the item's event."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from warehouse_gql.domain import inventory as rules
 from warehouse_gql.domain import preconditions
-from warehouse_gql.domain.errors import BadUserInput
+from warehouse_gql.domain.errors import BadUserInput, WarehouseError
 from warehouse_gql.domain.models import Bin, Item, User
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
@@ -84,7 +85,13 @@ async def create_item(
         bin = await bins.change_load(db, session, bin_oid, quantity)
         if quantity:
             await items.record_movement(
-                db, session, item=item, bin=bin, delta=quantity, reason="create", user_id=user.id
+                db,
+                session,
+                item=item,
+                bin=bin,
+                delta=quantity,
+                reason=rules.MovementReason.CREATE,
+                user_id=user.id,
             )
         return item, bin
 
@@ -182,11 +189,17 @@ async def move_item(
             item=source,
             bin=source_bin,
             delta=-quantity,
-            reason="move",
+            reason=rules.MovementReason.MOVE,
             user_id=user.id,
         )
         await items.record_movement(
-            db, session, item=target, bin=target_bin, delta=quantity, reason="move", user_id=user.id
+            db,
+            session,
+            item=target,
+            bin=target_bin,
+            delta=quantity,
+            reason=rules.MovementReason.MOVE,
+            user_id=user.id,
         )
         return source, source_bin, target, target_bin
 
@@ -226,3 +239,115 @@ async def delete_item(
     last = replace(item, revision=item.revision + 1)
     await events.publish([ItemChanged(ChangeKind.DELETED, last, bin.location, item.quantity)])
     return item_id
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """One line of an item import: `quantity` units of `sku` (named `name`) in the bin at
+    `location`; `line` is its line number in the file, for messages."""
+
+    line: int
+    sku: str
+    name: str
+    location: str
+    quantity: int
+
+
+class ImportRowError(BadUserInput):
+    """A row of an import that cannot be applied; nothing of the import was written."""
+
+    def __init__(self, line: int, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"Line {line}: {message}", field=field)
+        self.line = line
+
+
+async def import_stock(
+    db: Database, events: EventBus, *, rows: Sequence[StockRow], user_id: str | None = None
+) -> tuple[int, int, int]:
+    """Set each row's item to its quantity, all rows or none, in one transaction.
+
+    An item missing from its bin is created there; a quantity that differs becomes one
+    `import` movement of the difference, with the bin's load, so the ledger and loads stay
+    exact. Bins must exist. Returns (items created, items changed, rows unchanged).
+    """
+    checked: list[StockRow] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in rows:
+        try:
+            row = StockRow(
+                line=row.line,
+                sku=rules.check_sku(row.sku),
+                name=rules.clean_name(row.name),
+                location=rules.clean_location(row.location),
+                quantity=rules.check_quantity(row.quantity),
+            )
+        except BadUserInput as exc:
+            raise ImportRowError(row.line, exc.message, field=exc.field) from None
+        key = (row.sku, rules.location_key(row.location))
+        if key in seen:
+            raise ImportRowError(
+                row.line, f"{row.sku} in bin {row.location} is already on line {seen[key]}."
+            )
+        seen[key] = row.line
+        checked.append(row)
+
+    async def work(session: Session) -> tuple[list[ItemChanged], int]:
+        changes: list[ItemChanged] = []
+        unchanged = 0
+        for row in checked:
+            try:
+                change = await _apply_row(db, session, row, user_id)
+            except ImportRowError:
+                raise
+            except WarehouseError as exc:
+                raise ImportRowError(row.line, exc.message) from None
+            if change is None:
+                unchanged += 1
+            else:
+                changes.append(change)
+        return changes, unchanged
+
+    changes, unchanged = await db.transaction(work)
+    await events.publish(changes)
+    created = sum(1 for c in changes if c.kind is ChangeKind.CREATED)
+    return created, len(changes) - created, unchanged
+
+
+async def _apply_row(
+    db: Database, session: Session, row: StockRow, user_id: str | None
+) -> ItemChanged | None:
+    bin = await bins.bin_by_location(db, row.location, session)
+    if bin is None:
+        raise ImportRowError(row.line, f"No bin at location {row.location!r}.", field="bin")
+    bin_oid = require_id(bin.id, "bin")
+    existing = await items.item_of_sku_in_bin(db, session, sku=row.sku, bin_id=bin_oid)
+    if existing is None:
+        item = await items.insert_item(
+            db, session, name=row.name, sku=row.sku, bin=bin, quantity=row.quantity
+        )
+        bin = await bins.change_load(db, session, bin_oid, row.quantity)
+        if row.quantity:
+            await items.record_movement(
+                db,
+                session,
+                item=item,
+                bin=bin,
+                delta=row.quantity,
+                reason="import",
+                user_id=user_id,
+            )
+        return ItemChanged(ChangeKind.CREATED, item, bin.location, None)
+    item_oid = require_id(existing.id, "item")
+    delta = row.quantity - existing.quantity
+    item = existing
+    if row.name != existing.name:
+        item = await items.rename(db, session, item_oid, row.name)
+    if delta:
+        item = await items.change_quantity(db, session, item_oid, delta)
+        bin = await bins.change_load(db, session, bin_oid, delta)
+        await items.record_movement(
+            db, session, item=item, bin=bin, delta=delta, reason="import", user_id=user_id
+        )
+    if item is existing:
+        return None
+    return ItemChanged(ChangeKind.UPDATED, item, bin.location, existing.quantity)

@@ -131,7 +131,7 @@ async def fulfil_order(
                 item=item,
                 bin=bin,
                 delta=-pick.quantity,
-                reason="fulfil",
+                reason=stock_rules.MovementReason.FULFILL,
                 user_id=user.id,
                 order_id=order.id,
             )

@@ -168,9 +168,11 @@ async def delete_bin(db: Database, session: AsyncClientSession, bin_id: ObjectId
     await db.bins.delete_one({"_id": bin_id}, session=session)
 
 
-async def bin_by_location(db: Database, location: str) -> Bin | None:
+async def bin_by_location(
+    db: Database, location: str, session: AsyncClientSession | None = None
+) -> Bin | None:
     """Exact, case-insensitive lookup through the unique locationKey index (for scanners)."""
-    doc = await db.bins.find_one({"locationKey": location_key(location)})
+    doc = await db.bins.find_one({"locationKey": location_key(location)}, session=session)
     return None if doc is None else to_bin(doc)
 
 

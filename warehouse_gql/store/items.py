@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import Conflict, InsufficientStock, NotFound
+from warehouse_gql.domain.inventory import MovementReason
 from warehouse_gql.domain.models import Bin, Item, Movement
 from warehouse_gql.store.database import Database, Document, page
 
@@ -236,7 +237,7 @@ async def record_movement(
         "binLocation": bin.location,
         "delta": delta,
         "quantityAfter": item.quantity,
-        "reason": reason,
+        "reason": str(reason),  # an enum member is stored as its plain value
         "userId": None if user_id is None else ObjectId(user_id),
         "createdAt": clock.now(),
     }
@@ -316,10 +317,28 @@ async def pick_velocity(db: Database, *, since: datetime) -> list[tuple[str, int
     """(sku, pick lines, units) of fulfilment picks since a time, most-picked first: grouped by
     the database over the (reason, createdAt) index, never by reading every movement here."""
     pipeline: list[Document] = [
-        {"$match": {"reason": "fulfil", "createdAt": {"$gte": since}}},
+        {"$match": {"reason": MovementReason.FULFILL.value, "createdAt": {"$gte": since}}},
         {"$group": {"_id": "$sku", "pickLines": {"$sum": 1}, "taken": {"$sum": "$delta"}}},
         {"$sort": {"pickLines": -1, "taken": 1, "_id": 1}},
     ]
     cursor = await db.movements.aggregate(pipeline)
     # Fulfilment deltas are negative: units picked is minus their sum.
     return [(d["_id"], d["pickLines"], -d["taken"]) async for d in cursor]
+
+
+async def item_of_sku_in_bin(
+    db: Database, session: AsyncClientSession, *, sku: str, bin_id: ObjectId
+) -> Item | None:
+    doc = await db.items.find_one({"sku": sku, "binId": bin_id}, session=session)
+    return None if doc is None else to_item(doc)
+
+
+async def stock_rows(db: Database) -> list[tuple[str, str, str, int]]:
+    """Every item as (sku, name, bin location, quantity), by location then sku (for export)."""
+    locations = {doc["_id"]: doc["location"] async for doc in db.bins.find({}, {"location": 1})}
+    rows = [
+        (doc["sku"], doc["name"], locations.get(doc["binId"], ""), doc["quantity"])
+        async for doc in db.items.find({}, {"sku": 1, "name": 1, "binId": 1, "quantity": 1})
+    ]
+    rows.sort(key=lambda row: (row[2].upper(), row[0]))
+    return rows

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -36,6 +37,15 @@ from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# GraphiQL from the package's own files (web/graphiql.html, web/vendor/graphiql/), never a CDN.
+GRAPHIQL_PAGE = Path(__file__).resolve().parent.parent.parent / "web" / "graphiql.html"
+# Scripts and styles from this server only, each pinned by its integrity hash; GraphiQL's
+# editors set inline styles, and its fonts are data: URLs inside its stylesheet.
+GRAPHIQL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; img-src 'self' data:; connect-src 'self' ws: wss:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 ENCODED_RESULTS = 64
 
 
@@ -117,6 +127,13 @@ class GraphQLView(GraphQL[Context, None]):
         self.resources: Resources | None = None
         self.encoded_results = EncodedResults()
         self.hide_suggestions = settings.production
+        self.graphiql_page = GRAPHIQL_PAGE.read_text(encoding="utf-8") if settings.graphiql else ""
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(
+            self.graphiql_page,
+            headers={"content-security-policy": GRAPHIQL_CSP, "cache-control": "no-cache"},
+        )
 
     def encode_json(self, data: object) -> str | bytes:
         if (
