@@ -3,6 +3,7 @@ and users of every role. Tests isolate themselves by unique names, never by wipi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
+from tests.livekit import LiveServer
 from tests.servers import ValkeyServer, secantus_server
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
@@ -63,6 +65,21 @@ def settings(mongodb_url: str) -> Settings:
         # A shared machine can be slow: the deadline has its own tests (test_limits.py).
         request_timeout_s=120.0,
     )
+
+
+@pytest.fixture(scope="session")
+async def servers(
+    settings: Settings, redis_url: str
+) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    """Two server processes' worth of app (uvicorn on loopback) sharing the database and Redis."""
+    live_settings = dataclasses.replace(settings, redis_url=redis_url)
+    a = LiveServer(create_app(live_settings))
+    b = LiveServer(create_app(live_settings))
+    await a.start()
+    await b.start()
+    yield a, b
+    await a.stop()
+    await b.stop()
 
 
 @pytest.fixture(scope="session")
@@ -157,6 +174,7 @@ async def make_account(resources: Resources, role: Role) -> Account:
     )
     session = await accounts.log_in(
         resources.db,
+        resources.events,
         resources.passwords,
         username=username,
         password=password,

@@ -14,6 +14,7 @@ import uvicorn
 import websockets
 from starlette.applications import Starlette
 
+from warehouse_gql.api.http import Resources
 from warehouse_gql.embedded import free_port
 
 
@@ -27,6 +28,17 @@ class LiveServer:
             )
         )
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def resources(self) -> Resources:
+        """What this server's lifespan opened (its event bus, sockets, session cache)."""
+        for route in self.app.routes:
+            found = getattr(
+                getattr(route, "app", None) or getattr(route, "endpoint", None), "resources", None
+            )
+            if isinstance(found, Resources):
+                return found
+        raise AssertionError("the server has not started")
 
     @property
     def http_url(self) -> str:
@@ -81,10 +93,30 @@ class Subscriptions:
     def protocol(self) -> str:
         return "graphql-ws" if self.legacy else "graphql-transport-ws"
 
-    async def connect(self, payload: dict[str, Any] | None) -> dict[str, Any]:
-        self.ws = await websockets.connect(self.url, subprotocols=[self.protocol])  # type: ignore[list-item]
+    async def connect(
+        self, payload: dict[str, Any] | None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        self.ws = await websockets.connect(
+            self.url,
+            subprotocols=[self.protocol],  # type: ignore[list-item]
+            additional_headers=headers,
+        )
         await self.ws.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
         return await self.receive(skip_keepalive=True)
+
+    async def complete(self, sub_id: str) -> None:
+        """Stop one operation (graphql-transport-ws `complete`, legacy `stop`)."""
+        kind = "stop" if self.legacy else "complete"
+        await self.ws.send(json.dumps({"id": sub_id, "type": kind}))
+
+    async def closed_with(self, within: float = 5.0) -> int:
+        """Read until the server closes the socket; its close code."""
+        try:
+            while True:
+                await asyncio.wait_for(self.ws.recv(), within)
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None, "closed without a close frame"
+            return closed.rcvd.code
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
         sub_id = str(next(self.ids))

@@ -80,3 +80,55 @@ class ValkeyServer:
         if self.child is not None:
             stop(self.child)
             self.child = None
+
+
+class ServerProcess:
+    """`warehouse-gql` as its own OS process (uvicorn with the app factory) on a free port,
+    configured only through the environment, as an operator runs it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.env = env
+        self.child: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import os
+        import sys
+        import urllib.request
+
+        self.child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "warehouse_gql.app:app_from_env",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=os.environ | {"LOG_FORMAT": "text"} | self.env,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server process did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.child is not None:
+            stop(self.child)
+            self.child = None

@@ -205,6 +205,7 @@ async def test_no_api_field_can_read_a_password(gql: GraphQLClient) -> None:
         "role",
         "createdAt",
         "updatedAt",
+        "sessions",
     }
 
 
@@ -350,6 +351,7 @@ async def test_log_in_for_an_unknown_user_takes_as_long_as_a_wrong_password(
         with pytest.raises(Unauthenticated) as raised:
             await accounts.log_in(
                 resources.db,
+                resources.events,
                 passwords,
                 username=name,
                 password=password,

@@ -432,6 +432,7 @@ async def named_account(resources: Resources, username: str, role: Role) -> Acco
     )
     session = await accounts.log_in(
         resources.db,
+        resources.events,
         resources.passwords,
         username=username,
         password=PASSWORD,

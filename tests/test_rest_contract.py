@@ -68,6 +68,7 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
     )
     session = await accounts.log_in(
         resources.db,
+        resources.events,
         resources.passwords,
         username=username,
         password=PASSWORD,

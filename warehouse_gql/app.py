@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
                 broadcast = Broadcast("memory://")
             await broadcast.connect()
             stack.push_async_callback(broadcast.disconnect)
-            events = EventBus(broadcast)
+            events = EventBus(broadcast, queue_size=settings.max_queued_events)
             await events.start()
             stack.push_async_callback(events.stop)
             view.resources = rest.resources = parse.resources = Resources(

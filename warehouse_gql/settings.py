@@ -114,6 +114,12 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    # Sockets and subscriptions (SPEC "Sizes"): sockets per session token on one process,
+    # subscriptions per socket and per process, events one subscriber may fall behind.
+    max_sockets_per_session: int = 20
+    max_subscriptions_per_socket: int = 100
+    max_subscriptions: int = 10_000
+    max_queued_events: int = 1000
     # Cost points per caller per minute, and log-in/sign-up attempts per address and per
     # username per minute; 0 turns either off.
     rate_limit_points: int = 1_000_000
@@ -153,6 +159,10 @@ class Settings:
             session_ttl_hours=_int(env, "SESSION_TTL_HOURS", 168, 1, 24 * 365 * 10),
             production=production,
             graphiql=graphiql_flag or not production,
+            max_sockets_per_session=_int(env, "MAX_SOCKETS_PER_SESSION", 20, 1, 10_000),
+            max_subscriptions_per_socket=_int(env, "MAX_SUBSCRIPTIONS_PER_SOCKET", 100, 1, 10_000),
+            max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS", 10_000, 1, 10_000_000),
+            max_queued_events=_int(env, "MAX_QUEUED_EVENTS", 1000, 1, 1_000_000),
             layout_aisle_spacing=_number(env, "LAYOUT_AISLE_SPACING", 3.0, 1000.0),
             layout_bays_per_aisle=_int(env, "LAYOUT_BAYS_PER_AISLE", 0, 1, 1_000_000) or None,
             max_query_cost=_int(env, "MAX_QUERY_COST", 50_000, 1, 10**12),

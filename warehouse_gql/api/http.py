@@ -31,7 +31,7 @@ from warehouse_gql.domain.errors import (
 from warehouse_gql.domain.models import User
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.services import accounts
+from warehouse_gql.services import sessions
 from warehouse_gql.services.limits import RateLimits
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
@@ -67,7 +67,6 @@ class Resources:
     events: EventBus
     passwords: Passwords
     settings: Settings
-    session_cache: accounts.SessionCache = field(default_factory=accounts.SessionCache)
     # The rate limits of this deployment (cost points, auth attempts), made from the settings.
     limits: RateLimits = field(init=False)
 
@@ -81,8 +80,6 @@ class Resources:
                 redis_url=self.settings.redis_url,
             ),
         )
-        # logOut and role changes reach every process through the bus: forget them here too.
-        self.events.session_listeners.append(self.session_cache.forget)
 
 
 def bearer_token(value: object) -> str | None:
@@ -330,7 +327,7 @@ async def authenticate(resources: Resources, token: str | None) -> User | None:
     """The user of a session token from any door (through the per-process session cache)."""
     if token is None:
         return None
-    return await accounts.authenticate(resources.db, token, resources.session_cache)
+    return await sessions.authenticate(resources.db, resources.events, token=token)
 
 
 def authorize(user: User | None, operation: str, *, name: str | None = None) -> User:

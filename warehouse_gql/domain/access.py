@@ -57,6 +57,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # accounts
     "setUserRole": _MANAGER,
     "users": _MANAGER,
+    "createUser": _MANAGER,
+    "changePassword": _ALL,
+    "sessions": _ALL,  # me.sessions: one's own
+    "revokeSessions": _ALL,  # managers: anyone's; others: their own (may_revoke_sessions)
+    # subscriptions, by root field: they follow the read rules
+    "itemChanged": _STAFF,
+    "lowStock": _STAFF,
+    "shipmentChanged": _ALL,
 }
 
 
@@ -97,6 +105,20 @@ def may_see_stock(role: Role) -> bool:
 def may_see_email(role: Role, user_id: str, subject_id: str) -> bool:
     """A user's email is for managers and for the user alone (null for anyone else)."""
     return role is Role.MANAGER or user_id == subject_id
+
+
+def may_revoke_sessions(role: Role, user_id: str, subject_id: str) -> bool:
+    """Managers end anyone's sessions; everyone else only their own."""
+    return role is Role.MANAGER or user_id == subject_id
+
+
+def subscription_survives(operation: str, was: Role, now: Role) -> bool:
+    """Whether a subscription opened under role `was` goes on once the user's role is `now`:
+    only if `now` may use it and sees at least what `was` saw (a customer's own-orders view
+    stays within what staff see; staff becoming a customer would see too much)."""
+    if not allowed(operation, now):
+        return False
+    return not sees_only_own(now) or sees_only_own(was)
 
 
 def visibility_group(role: Role, user_id: str) -> tuple[Role, str | None]:

@@ -22,6 +22,18 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A live session as its user may list it; never the token or its hash."""
+
+    id: str
+    user_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Bin:
     id: str
     location: str

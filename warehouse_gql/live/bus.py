@@ -2,43 +2,90 @@
 
 Each process holds one broadcaster subscription per channel; an event is decoded once and put
 on the queue of every local subscriber. Publishing never fails a committed write: errors are
-logged and the write stands.
+logged and the write stands. A subscriber's queue is bounded: one that falls further behind
+than that is ended with RATE_LIMITED instead of holding memory without end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
 
+from warehouse_gql.domain.errors import RateLimited
 from warehouse_gql.live.events import (
     ITEMS_CHANNEL,
     SESSIONS_CHANNEL,
     SHIPMENTS_CHANNEL,
     Event,
-    RoleChanged,
-    SessionRevoked,
+    SessionsChanged,
     decode,
     encode,
 )
-from warehouse_gql.live.sessions import SessionWatch
+from warehouse_gql.live.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
 CHANNELS = (ITEMS_CHANNEL, SHIPMENTS_CHANNEL, SESSIONS_CHANNEL)
 
 
+DEFAULT_QUEUE_SIZE = 1000
+
+
+class FellBehind(RateLimited):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This subscription fell more than {limit} events behind and was ended; "
+            "read the current state and subscribe again."
+        )
+
+
+class _Queue:
+    """One local subscriber's events, at most `limit` of them."""
+
+    __slots__ = ("events", "limit", "overflowed", "waiter")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.events: collections.deque[Event] = collections.deque()
+        self.overflowed = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        if len(self.events) >= self.limit:
+            # Drop what it holds: the subscriber ends at its next read.
+            self.overflowed = True
+            self.events.clear()
+        else:
+            self.events.append(event)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self) -> Event:
+        while not self.events:
+            if self.overflowed:
+                raise FellBehind(self.limit)
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.events.popleft()
+
+
 class EventBus:
-    def __init__(self, broadcast: Broadcast) -> None:
+    def __init__(self, broadcast: Broadcast, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self.broadcast = broadcast
-        self.sessions = SessionWatch()
-        # Called with every SessionRevoked and RoleChanged, on every process (session caches).
-        self.session_listeners: list[Callable[[SessionRevoked | RoleChanged], None]] = []
-        self._local: dict[str, set[asyncio.Queue[Event]]] = {c: set() for c in CHANNELS}
+        self.queue_size = queue_size
+        self.sessions = Sessions()
+        self._local: dict[str, set[_Queue]] = {c: set() for c in CHANNELS}
         self._pumps: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -70,13 +117,10 @@ class EventBus:
                 except Exception:
                     log.exception("dropped an undecodable event on %s", channel)
                     continue
-                if isinstance(event, SessionRevoked | RoleChanged):
-                    for listener in self.session_listeners:
-                        listener(event)
-                if isinstance(event, SessionRevoked):
-                    await self.sessions.revoke(event.token_hash)
+                if isinstance(event, SessionsChanged):
+                    self.sessions.changed(event.user_id)
                 for queue in list(self._local[channel]):
-                    queue.put_nowait(event)
+                    queue.put(event)
 
     async def publish(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -90,7 +134,7 @@ class EventBus:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Event]]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        queue = _Queue(self.queue_size)
         self._local[channel].add(queue)
 
         async def events() -> AsyncIterator[Event]:
@@ -101,3 +145,7 @@ class EventBus:
             yield events()
         finally:
             self._local[channel].discard(queue)
+
+    def subscribers(self) -> int:
+        """Local subscriber queues open now (every channel)."""
+        return sum(len(q) for q in self._local.values())

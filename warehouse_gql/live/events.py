@@ -43,18 +43,15 @@ class ShipmentChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionRevoked:
-    token_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class RoleChanged:
-    """A user's role changed: every process drops what it remembers of their sessions."""
+class SessionsChanged:
+    """A user's sessions or role changed (log-out, revocation, password or role change, the
+    user gone): every process forgets what it cached of them and re-checks their open sockets
+    against the database."""
 
     user_id: str
 
 
-Event = ItemChanged | ShipmentChanged | SessionRevoked | RoleChanged
+Event = ItemChanged | ShipmentChanged | SessionsChanged
 
 
 def _ts(value: datetime) -> str:
@@ -98,9 +95,7 @@ def encode(event: Event) -> tuple[str, str]:
             },
         }
         return SHIPMENTS_CHANNEL, json.dumps(body)
-    if isinstance(event, RoleChanged):
-        return SESSIONS_CHANNEL, json.dumps({"userId": event.user_id})
-    return SESSIONS_CHANNEL, json.dumps({"tokenHash": event.token_hash})
+    return SESSIONS_CHANNEL, json.dumps({"userId": event.user_id})
 
 
 def decode(channel: str, text: str) -> Event:
@@ -138,6 +133,4 @@ def decode(channel: str, text: str) -> Event:
                 updated_at=datetime.fromisoformat(raw["updatedAt"]),
             ),
         )
-    if "userId" in body:
-        return RoleChanged(user_id=body["userId"])
-    return SessionRevoked(token_hash=body["tokenHash"])
+    return SessionsChanged(user_id=body["userId"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ from warehouse_gql.api.graphql.loaders import Loaders
 from warehouse_gql.api.http import Resources, authenticate, bearer_token
 from warehouse_gql.domain.models import User
 from warehouse_gql.live.bus import EventBus
+from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.store.database import Database
 
 
@@ -28,10 +28,11 @@ class Context:
     # Filled from the connection_init payload on WebSockets.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
+    # A WebSocket's session and the user it acts for now; set when the connection is accepted,
+    # kept current by every message and by every change to the user's sessions or role.
+    socket: OpenSocket | None = field(default=None, init=False)
     # The root field that runs, set by the OperationLabel extension (metrics and logs).
     operation: str = field(default="-", init=False)
-    # Stops this WebSocket's session tracking; set when a connection is accepted.
-    on_close: Callable[[], None] | None = field(default=None, init=False)
     _user: asyncio.Future[User | None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -58,13 +59,19 @@ class Context:
         each event (item.bin, shipment.order) must be read as of that event, not from a cache."""
         self.loaders = Loaders(self.resources.db)
 
-    def remember_user(self, user: User) -> None:
-        """The user found when a WebSocket connected: kept for the connection's life."""
-        self._user = asyncio.get_running_loop().create_future()
-        self._user.set_result(user)
+    @classmethod
+    def acting_as(cls, resources: Resources, user: User, request_id: str) -> Context:
+        """A context that reads as `user` sees, for one shared subscription stream whose
+        members all see the same records (api/graphql/shared_streams.py)."""
+        context = cls(resources=resources, request_id=request_id, token=None)
+        context._user = asyncio.get_running_loop().create_future()
+        context._user.set_result(user)
+        return context
 
     def known_user_id(self) -> str | None:
         """The caller's id if it has been looked up already (for logs; never looks it up)."""
+        if self.socket is not None:
+            return self.socket.user.id
         found = self._user
         if found is None or not found.done() or found.exception() is not None:
             return None
@@ -72,7 +79,10 @@ class Context:
         return None if user is None else user.id
 
     async def user(self) -> User | None:
-        """The caller, looked up once per request (concurrent resolvers share the lookup)."""
+        """The caller: on a WebSocket the socket's user as of now; over HTTP looked up once
+        per request (concurrent resolvers share the lookup)."""
+        if self.socket is not None:
+            return self.socket.user
         if self._user is None:
             self._user = asyncio.get_running_loop().create_future()
             token = self.session_token()

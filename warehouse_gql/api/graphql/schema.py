@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
@@ -21,6 +23,7 @@ from strawberry.types.graphql import OperationType
 
 from warehouse_gql.api.graphql.accounts.mutations import AccountsMutation
 from warehouse_gql.api.graphql.accounts.queries import AccountsQuery
+from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.cost import MeasureCache
 from warehouse_gql.api.graphql.errors import ErrorCodes, translate
 from warehouse_gql.api.graphql.floor.mutations import FloorMutation
@@ -35,6 +38,7 @@ from warehouse_gql.api.graphql.orders.queries import OrdersQuery
 from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
 from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
 from warehouse_gql.live import metrics
+from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.settings import Settings
 
 Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery))
@@ -58,6 +62,26 @@ class WarehouseSchema(strawberry.Schema):
         # errors (a short stock, a wrong password) are answers, not incidents.
         return None
 
+    async def subscribe(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> Any:
+        """The legacy graphql-ws protocol starts every operation here, queries and mutations
+        included (subscriptions-transport-ws ran them all): one result, then complete."""
+        return await self.stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+        )
+
     async def stream(
         self,
         query: str | None,
@@ -68,17 +92,18 @@ class WarehouseSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
-        """Streamed results (subscriptions over WebSockets) get the same error codes as queries.
+        """Streamed results (operations over WebSockets) get the same error codes as queries.
 
         Identical subscriptions of callers who may see the same records share one execution
-        (see api/graphql/shared_streams.py).
+        (see api/graphql/shared_streams.py); each member's socket still gates its own events.
         """
+        context = context_value
 
         async def start() -> Any:
             return await self._coded_stream(
                 query,
                 variable_values,
-                context_value,
+                context,
                 root_value,
                 operation_name,
                 operation_extensions,
@@ -86,16 +111,25 @@ class WarehouseSchema(strawberry.Schema):
             )
 
         key = None
+        user = None
         user_of = getattr(context_value, "user", None)
         if query is not None and user_of is not None:
             try:
-                key = group_key(query, variable_values, operation_name, await user_of())
+                user = await user_of()
+                key = group_key(query, variable_values, operation_name, user)
             except Exception:
                 key = None  # unauthenticated or unreachable: the operation reports it itself
-        if key is None:
+        if key is None or user is None or not isinstance(context_value, Context):
             results = await start()
-            return _counted(results) if hasattr(results, "__aiter__") else results
-        return _counted(self.shared_streams.join(key, start))
+            if not hasattr(results, "__aiter__"):
+                return results
+        else:
+            # The group's one execution reads as this user sees now; members whose role later
+            # changes are ended by their own socket, never the others' stream.
+            context = Context.acting_as(context_value.resources, user, context_value.request_id)
+            results = self.shared_streams.join(key, start)
+        socket = getattr(context_value, "socket", None)
+        return _counted(results if socket is None else _gated(results, socket))
 
     async def _coded_stream(
         self,
@@ -135,6 +169,20 @@ class WarehouseSchema(strawberry.Schema):
                 await results.aclose()
 
         return coded()
+
+
+async def _gated(results: Any, socket: OpenSocket) -> AsyncGenerator[Any, None]:
+    """A socket's results, each held back while the socket re-reads its session after a
+    change (live/sessions.py), so none goes out under a role the user no longer has."""
+    try:
+        async for result in results:
+            checking = socket.checking
+            if checking is not None:
+                await asyncio.shield(checking)
+            yield result
+    finally:
+        with contextlib.suppress(Exception):
+            await results.aclose()
 
 
 async def _counted(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:

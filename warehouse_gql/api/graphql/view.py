@@ -23,6 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.errors import translate
 from warehouse_gql.api.graphql.schema import build_schema
+from warehouse_gql.api.graphql.sockets import LegacyWSHandler, TransportWSHandler
 from warehouse_gql.api.http import (
     HTTP_STATUS,
     Resources,
@@ -33,7 +34,8 @@ from warehouse_gql.api.http import (
 )
 from warehouse_gql.domain.errors import RateLimited, WarehouseError
 from warehouse_gql.live import metrics
-from warehouse_gql.services import accounts
+from warehouse_gql.live.sessions import OpenSocket
+from warehouse_gql.services import sessions
 from warehouse_gql.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -116,12 +118,17 @@ def _refused_for_rate(body: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> 
 class GraphQLView(GraphQL[Context, None]):
     """Built with the app; `resources` is attached by the app's lifespan once they are open."""
 
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             keep_alive=True,
             keep_alive_interval=15,
+            # Subscriptions are counted by api/graphql/sockets.py, queries not at all.
+            max_subscriptions_per_connection=None,
             **kwargs,
         )
         self.resources: Resources | None = None
@@ -170,9 +177,11 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A subscription needs a live session from connection_init; it ends with the session."""
+        """A socket needs a live session from connection_init; it acts for that session, with
+        the user's role as of each message (api/graphql/sockets.py), and ends with it."""
         token = context.session_token()
-        found = None if token is None else await accounts.session_of(context.db, token)
+        generation = context.events.sessions.generation
+        found = None if token is None else await sessions.session_of(context.db, token)
         if token is None or found is None:
             # graphql-transport-ws closes with 4403, legacy graphql-ws answers connection_error.
             raise ConnectionRejectionError(
@@ -181,14 +190,11 @@ class GraphQLView(GraphQL[Context, None]):
                 }
             )
         user, expires_at = found
-        context.remember_user(user)
-        websocket = context.response
-
-        async def close() -> None:
-            await websocket.close(code=4401, reason="Session ended")
-
-        context.on_close = context.events.sessions.register(
-            accounts.hash_token(token), close, expires_at
+        context.socket = OpenSocket(
+            token_hash=sessions.hash_token(token),
+            user=user,
+            expires_at=expires_at,
+            seen_generation=generation,
         )
         accepted: UnsetType = UNSET
         return accepted
@@ -205,8 +211,8 @@ class GraphQLView(GraphQL[Context, None]):
         finally:
             metrics.OPEN_SOCKETS.dec()
             context = getattr(websocket.state, "context", None)
-            if context is not None and context.on_close is not None:
-                context.on_close()
+            if context is not None and context.socket is not None:
+                context.events.sessions.sockets.remove(context.socket)
             record_request(
                 door="graphql-ws",
                 operation="socket",

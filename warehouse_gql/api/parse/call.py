@@ -9,7 +9,7 @@ from warehouse_gql.api.parse.errors import invalid_session
 from warehouse_gql.domain import access
 from warehouse_gql.domain.errors import Forbidden, Unauthenticated
 from warehouse_gql.domain.models import User
-from warehouse_gql.services import accounts
+from warehouse_gql.services import sessions
 
 
 @dataclass
@@ -28,8 +28,8 @@ class Call:
         """The session's user; a token that names no live session is Parse's 209."""
         if not self._looked_up:
             if self.token is not None:
-                found = await accounts.authenticate(
-                    self.resources.db, self.token, self.resources.session_cache
+                found = await sessions.authenticate(
+                    self.resources.db, self.resources.events, token=self.token
                 )
                 if found is None:
                     raise invalid_session()

@@ -303,7 +303,11 @@ async def get(
     if not records:
         # Unknown and invisible are one answer: another customer's order does not exist for you.
         raise not_found()
-    return (await _render(call, cls, records, viewer, query))[0]
+    body = (await _render(call, cls, records, viewer, query))[0]
+    if cls.name == "_User" and viewer.id == object_id and call.token is not None:
+        # As Parse Server does: the SDK's fetch() of the current user keeps its session.
+        body["sessionToken"] = parse_token(call.token)
+    return body
 
 
 # Writes
@@ -438,7 +442,15 @@ async def create(call: Call, cls: ParseClass, body: Mapping[str, Any]) -> dict[s
         )
     else:
         return await sign_up(call, body)
-    return {"objectId": created.id, "createdAt": iso(created.created_at)}
+    answer: dict[str, Any] = {"objectId": created.id, "createdAt": iso(created.created_at)}
+    # Fields the server set, as Parse returns what beforeSave added: the SDK merges them.
+    if isinstance(created, Order):
+        answer["status"] = ORDER_WORDS[created.status]
+    elif isinstance(created, Shipment):
+        answer["status"] = SHIPMENT_WORDS[created.status]
+    elif isinstance(created, Bin):
+        answer["currentLoad"] = created.current_load
+    return answer
 
 
 async def sign_up(call: Call, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -446,6 +458,7 @@ async def sign_up(call: Call, body: Mapping[str, Any]) -> dict[str, Any]:
     resources = call.resources
     session = await accounts.sign_up(
         resources.db,
+        resources.events,
         resources.passwords,
         username=_string(body, "username") or "",
         email=_string(body, "email") or "",
@@ -529,11 +542,7 @@ async def update(
         _only(body, {"role"})
         await call.authorize("setUserRole")
         user = await accounts.set_user_role(
-            db,
-            user_id=object_id,
-            role=Role(_word(ROLE, "role", body.get("role"))),
-            events=events,
-            cache=call.resources.session_cache,
+            db, events, user_id=object_id, role=Role(_word(ROLE, "role", body.get("role")))
         )
         stamp = user.updated_at
     return {"updatedAt": iso(stamp)} | answer

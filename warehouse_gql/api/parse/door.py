@@ -30,7 +30,7 @@ from warehouse_gql.api.parse.errors import (
     translate,
 )
 from warehouse_gql.domain.errors import Unauthenticated
-from warehouse_gql.services import accounts
+from warehouse_gql.services import accounts, sessions
 from warehouse_gql.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ async def _log_in(call: Call, params: Mapping[str, Any]) -> dict[str, Any]:
     try:
         session = await accounts.log_in(
             resources.db,
+            resources.events,
             resources.passwords,
             username=username,
             password=password,
@@ -145,12 +146,9 @@ async def _log_in(call: Call, params: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _log_out(call: Call) -> dict[str, Any]:
     if call.token is not None:
-        await call.user()  # 209 for a token that names no session
-        await accounts.log_out(
-            call.resources.db,
-            call.resources.events,
-            token_hash=accounts.hash_token(call.token),
-            cache=call.resources.session_cache,
+        user = await call.user()  # 209 for a token that names no session
+        await sessions.log_out(
+            call.resources.db, call.resources.events, token=call.token, user_id=user.id
         )
     return {}
 

@@ -35,7 +35,8 @@ from warehouse_gql.domain.filters import Condition, fields_of, matches
 from warehouse_gql.domain.models import Item, Shipment, User
 from warehouse_gql.live import events as live
 from warehouse_gql.live.revisions import Revisions
-from warehouse_gql.services import accounts
+from warehouse_gql.live.sessions import OpenSocket
+from warehouse_gql.services import sessions
 from warehouse_gql.store import search
 
 log = logging.getLogger(__name__)
@@ -216,16 +217,26 @@ class LiveClient:
             await self.error(3, "Get unknown operation")
 
     async def _session(self, token: str) -> User | None:
-        """The live session's user, tracked so its revocation closes this connection."""
-        found = await accounts.session_of(self.resources.db, token)
+        """The live session's user, tracked so its revocation or expiry closes this connection
+        (live/sessions.py re-checks it at every change to the user's sessions or role)."""
+        here = self.resources.events.sessions
+        generation = here.generation
+        found = await sessions.session_of(self.resources.db, token)
         if found is None:
             return None
         user, expires_at = found
-        self.unwatch.append(
-            self.resources.events.sessions.register(
-                accounts.hash_token(token), self.end_session, expires_at
-            )
+        socket = OpenSocket(
+            token_hash=sessions.hash_token(token),
+            user=user,
+            expires_at=expires_at,
+            seen_generation=generation,
+            owner=_SessionOwner(self, token),
         )
+        # One session may be named by many LiveQuery connections: not capped here.
+        here.sockets.add(socket, limit=1 << 30)
+        if here.generation != generation:
+            socket.start_recheck()
+        self.unwatch.append(lambda: here.sockets.remove(socket))
         return user
 
     async def connect(self, message: dict[str, Any]) -> None:
@@ -303,7 +314,7 @@ class LiveClient:
     async def _viewer(self, token: str | None) -> User | None:
         if token is None:
             return None
-        return await accounts.authenticate(self.resources.db, token, self.resources.session_cache)
+        return await sessions.authenticate(self.resources.db, self.resources.events, token=token)
 
     async def _starting_set(self, subscription: Subscription) -> None:
         known = KNOWN_BEFORE.get(subscription.cls.name, frozenset())
@@ -422,3 +433,22 @@ class LiveClient:
 
 async def serve(websocket: WebSocket, resources: Resources, app_id: str) -> None:
     await LiveClient(websocket, resources, app_id).run()
+
+
+class _SessionOwner:
+    """A LiveQuery connection's side of one session it uses (live/sessions.py SocketOwner)."""
+
+    def __init__(self, connection: Any, token: str) -> None:
+        self.connection = connection
+        self.token = token
+
+    async def recheck(self, socket: OpenSocket) -> None:
+        found = await sessions.session_of(self.connection.resources.db, self.token)
+        if found is None:
+            await self.connection.end_session()
+            return
+        socket.user, expires_at = found
+        socket.expires_at = expires_at
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.connection.end_session()

@@ -22,7 +22,7 @@ from warehouse_gql.api.rest.endpoints import (
 )
 from warehouse_gql.api.rest.pages import Page, page_reply
 from warehouse_gql.domain import access, models
-from warehouse_gql.services import accounts
+from warehouse_gql.services import accounts, sessions
 from warehouse_gql.store import users
 from warehouse_gql.store.ids import parse_id
 
@@ -121,7 +121,7 @@ def _ttl(call: Call) -> timedelta:
     return timedelta(hours=call.resources.settings.session_ttl_hours)
 
 
-def _auth_result(session: accounts.Session) -> AuthResult:
+def _auth_result(session: sessions.Session) -> AuthResult:
     return AuthResult(token=session.token, user=User.of(session.user, session.user))
 
 
@@ -141,6 +141,7 @@ async def sign_up(call: Call) -> Reply:
     body = call.body(SignUp)
     session = await accounts.sign_up(
         call.db,
+        call.events,
         call.resources.passwords,
         username=body.username,
         email=body.email,
@@ -166,6 +167,7 @@ async def log_in(call: Call) -> Reply:
     body = call.body(LogIn)
     session = await accounts.log_in(
         call.db,
+        call.events,
         call.resources.passwords,
         username=body.username,
         password=body.password,
@@ -185,15 +187,10 @@ async def log_in(call: Call) -> Reply:
     status=204,
 )
 async def log_out(call: Call) -> Reply:
-    await call.authorize("logOut")
+    user = await call.authorize("logOut")
     token = call.token()
     assert token is not None  # authorize found a session for it
-    await accounts.log_out(
-        call.db,
-        call.events,
-        token_hash=accounts.hash_token(token),
-        cache=call.resources.session_cache,
-    )
+    await sessions.log_out(call.db, call.events, token=token, user_id=user.id)
     return Reply(status=204)
 
 
@@ -241,10 +238,9 @@ async def set_user_role(call: Call) -> Reply:
     viewer = await call.authorize("setUserRole")
     updated = await accounts.set_user_role(
         call.db,
+        call.events,
         user_id=call.path["id"],
         role=call.body(SetRole).role,
-        events=call.events,
-        cache=call.resources.session_cache,
         precondition=call.precondition,
     )
     return resource_reply(User.of(updated, viewer), updated)

@@ -37,20 +37,10 @@ class InventorySubscription:
     async def item_changed(
         self, info: Info, sku: str | None = None, bin_id: strawberry.ID | None = None
     ) -> AsyncGenerator[ItemEvent, None]:
-        await authorize(info, "readStock")
-        revisions = Revisions()
-        async with info.context.events.subscribe(live.ITEMS_CHANNEL) as feed:
-            async for event in feed:
-                if not isinstance(event, live.ItemChanged):
-                    continue
-                if sku is not None and event.item.sku != sku:
-                    continue
-                if bin_id is not None and event.item.bin_id != bin_id:
-                    continue
-                if not revisions.is_new(event.item.id, event.item.revision):
-                    continue
-                info.context.fresh_loaders()
-                yield ItemEvent(kind=event.kind, item=Item.from_model(event.item))
+        # Authorised before the stream starts: a refusal is the subscription's error at
+        # subscribe time, not its first event.
+        await authorize(info, "itemChanged")
+        return _item_events(info, sku, bin_id)
 
     @strawberry.subscription(
         description="Live query over items with quantity ≤ threshold: ENTER for each current match, then ENTER/UPDATE/LEAVE."
@@ -58,23 +48,47 @@ class InventorySubscription:
     async def low_stock(
         self, info: Info, threshold: int, sku: str | None = None
     ) -> AsyncGenerator[LowStockEvent, None]:
-        await authorize(info, "readStock")
-        db = info.context.db
-        async with info.context.events.subscribe(live.ITEMS_CHANNEL) as feed:
-            # Subscribed before the snapshot, so no change falls between the two; events
-            # already reflected in the snapshot are dropped by revision.
-            revisions = Revisions()
-            for item in await items.low_stock(db, threshold=threshold, sku=sku):
-                revisions.is_new(item.id, item.revision)
-                yield LowStockEvent(kind=DomainLiveKind.ENTER, item=Item.from_model(item))
-            async for event in feed:
-                if not isinstance(event, live.ItemChanged):
-                    continue
-                if sku is not None and event.item.sku != sku:
-                    continue
-                if not revisions.is_new(event.item.id, event.item.revision):
-                    continue
-                kind = low_stock_transition(event, threshold)
-                if kind is not None:
-                    info.context.fresh_loaders()
-                    yield LowStockEvent(kind=kind, item=Item.from_model(event.item))
+        await authorize(info, "lowStock")
+        return _low_stock_events(info, threshold, sku)
+
+
+async def _item_events(
+    info: Info, sku: str | None, bin_id: strawberry.ID | None
+) -> AsyncGenerator[ItemEvent, None]:
+    revisions = Revisions()
+    async with info.context.events.subscribe(live.ITEMS_CHANNEL) as feed:
+        async for event in feed:
+            if not isinstance(event, live.ItemChanged):
+                continue
+            if sku is not None and event.item.sku != sku:
+                continue
+            if bin_id is not None and event.item.bin_id != bin_id:
+                continue
+            if not revisions.is_new(event.item.id, event.item.revision):
+                continue
+            info.context.fresh_loaders()
+            yield ItemEvent(kind=event.kind, item=Item.from_model(event.item))
+
+
+async def _low_stock_events(
+    info: Info, threshold: int, sku: str | None
+) -> AsyncGenerator[LowStockEvent, None]:
+    db = info.context.db
+    async with info.context.events.subscribe(live.ITEMS_CHANNEL) as feed:
+        # Subscribed before the snapshot, so no change falls between the two; events
+        # already reflected in the snapshot are dropped by revision.
+        revisions = Revisions()
+        for item in await items.low_stock(db, threshold=threshold, sku=sku):
+            revisions.is_new(item.id, item.revision)
+            yield LowStockEvent(kind=DomainLiveKind.ENTER, item=Item.from_model(item))
+        async for event in feed:
+            if not isinstance(event, live.ItemChanged):
+                continue
+            if sku is not None and event.item.sku != sku:
+                continue
+            if not revisions.is_new(event.item.id, event.item.revision):
+                continue
+            kind = low_stock_transition(event, threshold)
+            if kind is not None:
+                info.context.fresh_loaders()
+                yield LowStockEvent(kind=kind, item=Item.from_model(event.item))
