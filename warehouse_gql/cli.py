@@ -232,6 +232,10 @@ def serve(settings: Settings, *, init: bool = False) -> None:
                 log_config=None,
                 access_log=False,
                 ws_per_message_deflate=False,
+                # WebSocket messages over the body limit are refused by the server itself;
+                # on SIGTERM requests still running after the deadline are not waited for.
+                ws_max_size=settings.max_body_bytes,
+                timeout_graceful_shutdown=int(settings.request_timeout_s) + 1,
             )
 
 
@@ -248,6 +252,8 @@ def _run_workers(settings: Settings) -> None:
         log_config=None,
         access_log=False,
         ws_per_message_deflate=False,
+        ws_max_size=settings.max_body_bytes,
+        timeout_graceful_shutdown=int(settings.request_timeout_s) + 1,
     )
 
 
