@@ -26,6 +26,7 @@ from warehouse_gql.api.graphql.accounts.queries import AccountsQuery
 from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.cost import MeasureCache
 from warehouse_gql.api.graphql.errors import ErrorCodes, translate
+from warehouse_gql.api.graphql.execution import Executor
 from warehouse_gql.api.graphql.floor.mutations import FloorMutation
 from warehouse_gql.api.graphql.floor.queries import FloorQuery
 from warehouse_gql.api.graphql.inventory.mutations import InventoryMutation
@@ -219,7 +220,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if not settings.graphiql:
         extensions.append(DisableIntrospection)
     schema = WarehouseSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=Executor,
     )
     schema.hide_suggestions = settings.production
     return schema
