@@ -541,7 +541,8 @@ def baseline_operation(db: Any, data: Dataset) -> Operation:
         items = await db.items.find(query).sort("_id", ASCENDING).limit(21).to_list()
         bin_ids = list({i["binId"] for i in items})
         bins = await db.bins.find({"_id": {"$in": bin_ids}}).to_list()
-        assert items and bins
+        assert items
+        assert bins
         return 1
 
     return op
@@ -695,7 +696,7 @@ def subscriber_process(conn: Connection) -> None:
         conn.send(("ready", len(failures)))
         await loop.run_in_executor(None, conn.recv)  # "stop"
         await asyncio.sleep(0)
-        conn.send(("done", {q: v for q, v in received.items()}, failures[:5], len(failures)))
+        conn.send(("done", dict(received), failures[:5], len(failures)))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -115,8 +115,9 @@ class Subscriptions:
             while True:
                 await asyncio.wait_for(self.ws.recv(), within)
         except websockets.ConnectionClosed as closed:
-            assert closed.rcvd is not None, "closed without a close frame"
-            return closed.rcvd.code
+            frame = closed.rcvd
+        assert frame is not None, "closed without a close frame"
+        return frame.code
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
         sub_id = str(next(self.ids))

@@ -117,7 +117,8 @@ async def test_me_lists_ones_own_sessions_newest_first_with_their_user_agent(
     sessions = listed["me"]["sessions"]
     assert [s["userAgent"] for s in sessions] == ["Scanner/2.1", None]
     assert [s["current"] for s in sessions] == [True, False]
-    assert all(len(s["id"]) == 32 for s in sessions) and sessions[0]["id"] != sessions[1]["id"]
+    assert all(len(s["id"]) == 32 for s in sessions)
+    assert sessions[0]["id"] != sessions[1]["id"]
     others = await gql.post(
         "{ users(first: 100) { edges { node { id sessions { id } } } } }", token=manager.token
     )

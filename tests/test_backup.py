@@ -35,6 +35,12 @@ async def everything(db: Database) -> dict[str, list[dict[str, Any]]]:
     return {n: await db.db[n].find({}).sort("_id", 1).to_list() for n in names}
 
 
+async def location_of(db: Database, bin_id: str) -> str:
+    found = await db.bins.find_one({"_id": ObjectId(bin_id)})
+    assert found is not None, f"bin {bin_id} is gone"
+    return str(found["location"])
+
+
 async def stocked(db: Database, resources: Resources) -> tuple[str, str, str, str, User]:
     """Two bins and 100 units of a new sku in the first: (sku, item id, bin a, bin b, user)."""
     await migrations.prepare(db)
@@ -152,8 +158,8 @@ async def test_an_import_sets_quantities_with_import_movements_and_keeps_invaria
 ) -> None:
     db = resources.db
     sku, _, a, b, _ = await stocked(db, resources)
-    where_a = (await db.bins.find_one({"_id": ObjectId(a)}))["location"]
-    where_b = (await db.bins.find_one({"_id": ObjectId(b)}))["location"]
+    where_a = await location_of(db, a)
+    where_b = await location_of(db, b)
     new_sku = unique("IM").upper()
     created, changed, unchanged = await inventory.import_stock(
         db,
@@ -166,7 +172,8 @@ async def test_an_import_sets_quantities_with_import_movements_and_keeps_invaria
     )
     assert (created, changed, unchanged) == (2, 1, 0)
     item = await db.items.find_one({"sku": sku, "binId": ObjectId(a)})
-    assert item is not None and item["quantity"] == 60
+    assert item is not None
+    assert item["quantity"] == 60
     reasons = [m["reason"] async for m in db.movements.find({"sku": sku}).sort("_id", 1)]
     assert reasons == ["create", "import"]
     await assert_invariants(db, skus=[sku, new_sku], bin_ids=[a, b])
@@ -191,7 +198,7 @@ async def test_an_import_with_one_bad_row_changes_nothing_and_names_its_line(
 ) -> None:
     db = resources.db
     sku, _, a, b, _ = await stocked(db, resources)
-    location = (await db.bins.find_one({"_id": ObjectId(a)}))["location"]
+    location = await location_of(db, a)
     fill = {"a": location, "sku": sku}
     bad = StockRow(
         bad_row.line,

@@ -36,7 +36,7 @@ from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
 try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
+    from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 except ImportError:  # only reachable without the `test` extra; the browser fixture says so
     async_playwright = None  # type: ignore[assignment]
 
@@ -51,8 +51,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id location } }"
 CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }"
@@ -949,7 +949,7 @@ async def test_a_picker_receives_stock_where_putaway_suggests_and_walks_a_printe
         await page.get_by_role("button", name="Plan the walk").click()
         stops = page.locator("#walk-table tbody tr")
         await expect(stops).to_have_count(5)
-        locations = [await stops.nth(n).get_attribute("data-location") for n in range(5)]
+        locations = [await stops.nth(n).get_attribute("data-location") or "" for n in range(5)]
         assert sorted(locations) == ["A-02-1", "A-09-1", "B-08-2", "C-03-1", "D-08-1"]
         assert locations[0] == "A-02-1"  # from the depot, the nearest aisle first
         await expect(page.locator("#walk-summary")).to_contain_text("bay lengths")

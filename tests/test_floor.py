@@ -614,8 +614,8 @@ async def test_a_count_refuses_bad_lines_and_unknown_bins(
 ) -> None:
     b = await given.bin(gql, manager.token)
     sku = unique("SKU")
-    for lines, extra in [([(sku, 1), (sku, 2)], {}), ([(sku, -1)], {}), ([], {})]:
-        body = await count(gql, manager.token, b["id"], lines, **extra)
+    for lines in [[(sku, 1), (sku, 2)], [(sku, -1)], []]:
+        body = await count(gql, manager.token, b["id"], lines)
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
     body = await count(gql, manager.token, str(ObjectId()), [(sku, 1)])
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"

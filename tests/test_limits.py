@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -426,7 +426,7 @@ async def test_other_doors_get_413_as_json_with_a_code(limited_http: httpx.Async
 
 
 @pytest.fixture
-def slow_stock_level(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
+def slow_stock_level(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     """stockLevel takes 30 s; the event is set when the slow call is cancelled."""
     import warehouse_gql.store.items
 
@@ -441,7 +441,7 @@ def slow_stock_level(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]
         return 0
 
     monkeypatch.setattr(warehouse_gql.store.items, "stock_level", slow)
-    yield cancelled
+    return cancelled
 
 
 async def test_an_operation_past_the_deadline_is_cancelled_with_service_unavailable(

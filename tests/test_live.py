@@ -55,9 +55,8 @@ async def test_item_changed_delivers_only_matching_items_made_through_the_other_
     await b.ok(ADJUST, {"id": item_id, "d": 2}, manager.token)
     first = await client.next_data()
     second = await client.next_data()
-    assert (
-        first["itemChanged"]["kind"] == "CREATED" and first["itemChanged"]["item"]["quantity"] == 5
-    )
+    assert first["itemChanged"]["kind"] == "CREATED"
+    assert first["itemChanged"]["item"]["quantity"] == 5
     assert first["itemChanged"]["item"]["sku"] == sku
     assert second["itemChanged"] == {**second["itemChanged"], "kind": "UPDATED"}
     assert second["itemChanged"]["item"]["quantity"] == 7
@@ -223,7 +222,8 @@ async def test_a_connection_without_a_valid_session_is_refused(
     client = Subscriptions(a.ws_url)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await client.connect({"authorization": "Bearer not-a-token"})
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
     legacy = Subscriptions(a.ws_url, legacy=True)
     answer = await legacy.connect({})
     assert answer["type"] == "connection_error"
@@ -259,7 +259,8 @@ async def test_logout_on_one_instance_closes_that_sessions_subscriptions_on_the_
     assert (await b.ok("mutation { logOut }", token=leaving.token))["logOut"] is True
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await closing.receive(within=1.0)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
     # The other session's subscription is untouched.
     sku = unique("SKU")
     manager = await make_account(resources, Role.MANAGER)
@@ -384,7 +385,8 @@ async def test_a_subscription_ends_when_its_session_expires(
     await client.subscribe(ITEM_CHANGED)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await client.receive(within=5.0)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
     assert datetime.now(UTC) >= expires_at
 
 

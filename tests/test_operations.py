@@ -145,7 +145,8 @@ async def test_each_graphql_request_logs_one_json_line_with_id_user_operation_du
     assert line["code"] == "OK"
     assert line["status"] == 200
     assert line["door"] == "graphql"
-    assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] > 0
 
 
 def test_a_log_line_with_an_exception_is_still_one_json_object() -> None:

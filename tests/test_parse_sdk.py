@@ -212,7 +212,8 @@ async def test_the_sdk_saves_objects_with_pointers_includes_and_increments_and_a
 
     item = await resources.db.items.find_one({"_id": ObjectId(seen["itemId"])})
     bin = await resources.db.bins.find_one({"_id": ObjectId(seen["binId"])})
-    assert item is not None and bin is not None
+    assert item is not None
+    assert bin is not None
     assert (item["quantity"], bin["currentLoad"]) == (9, 9)
     ledger = await resources.db.movements.find({"itemId": ObjectId(seen["itemId"])}).to_list()
     assert sorted((m["delta"], m["reason"]) for m in ledger) == [(4, "create"), (5, "parse")]

@@ -77,8 +77,10 @@ async def test_the_readme_rest_examples_run_as_written(settings: Settings) -> No
         await server.stop()
     out = stdout.decode()
     assert process.returncode == 0, out + stderr.decode()
-    assert "HTTP/1.1 201 Created" in out and 'etag: "r1"' in out.lower()
+    assert "HTTP/1.1 201 Created" in out
+    assert 'etag: "r1"' in out.lower()
     assert '"quantity":150' in out  # the adjustment with a fresh tag applied once
-    assert '"code":"PRECONDITION_FAILED"' in out and '"status":412' in out
+    assert '"code":"PRECONDITION_FAILED"' in out
+    assert '"status":412' in out
     assert '"status":"FULFILLED"' in out
     assert '"totalCount":3' in out

@@ -225,7 +225,8 @@ async def test_a_session_opens_at_most_twenty_sockets_the_next_is_closed_with_44
     extra = Subscriptions(a.ws_url, legacy=legacy)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await extra.connect({"authorization": f"Bearer {user.token}"})
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4429
     # Closing one makes room for another.
     await sockets.pop().close()
     await _until(lambda: a.resources.events.sessions.sockets.count(_hash(user.token)) == 19)
