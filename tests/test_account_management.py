@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from broadcaster import Broadcast
 
-from tests.conftest import Account, GraphQLClient, make_account, unique
-from tests.test_sockets import _until
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
+from tests.waiting import wait_for
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain import access
 from warehouse_gql.domain.access import Role
@@ -162,7 +164,7 @@ async def test_a_subscriber_that_falls_behind_its_bounded_queue_is_ended_with_ra
             for _ in range(5):
                 await bus.publish([ItemChanged(ChangeKind.UPDATED, item, "A-01", 0)])
             # The memory backend hands events over asynchronously: wait for the overflow.
-            await _until(lambda: any(q.overflowed for q in bus._local[ITEMS_CHANNEL]))
+            await wait_for(lambda: any(q.overflowed for q in bus.listeners(ITEMS_CHANNEL)))
             with pytest.raises(RateLimited) as ended:
                 await anext(slow)
             assert "fell more than 3 events behind" in ended.value.message

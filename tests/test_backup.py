@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from tests.conftest import unique
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.errors import BadUserInput
@@ -71,7 +71,7 @@ async def test_a_backup_taken_while_stock_moves_restores_with_every_invariant_ho
             source, resources.events, item_id=item_id, to_bin_id=b, quantity=1, user=user
         )
     ).id
-    stop = asyncio.Event()
+    stop, moving = asyncio.Event(), asyncio.Event()
 
     async def keep_moving() -> int:
         moves = 0
@@ -81,11 +81,12 @@ async def test_a_backup_taken_while_stock_moves_restores_with_every_invariant_ho
                 source, resources.events, item_id=there, to_bin_id=back, quantity=1, user=user
             )
             moves += 1
+            moving.set()
         return moves
 
     mover = asyncio.create_task(keep_moving())
     try:
-        await asyncio.sleep(0)  # let the first move start before the snapshot
+        await moving.wait()  # the snapshot starts with stock on the move, and it goes on moving
         archive = tmp_path / "during.jsonl.gz"
         summary = await backup.dump(source, archive)
     finally:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.waiting import wait_until
 from warehouse_gql.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,15 +109,6 @@ def alive(pid: int) -> bool:
     return pid in processes()
 
 
-def gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 @dataclass
 class Serving:
     process: subprocess.Popen[bytes]
@@ -182,14 +174,17 @@ def serving(data_dir: Path, cwd: Path, name: str) -> Iterator[Serving]:
         )
     server = Serving(process, f"http://127.0.0.1:{port}", stdout, stderr)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
+
+        def answers() -> bool:
             assert process.poll() is None, f"serve exited early:\n{server.output()}"
             with suppress(httpx.HTTPError):
-                if httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, f"serve never answered:\n{server.output()}"
-            time.sleep(0.1)
+                return httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200
+            return False
+
+        try:
+            wait_until(answers, timeout=STARTUP_SECONDS, what="serve answering")
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}:\n{server.output()}") from None
         yield server
     finally:
         stop_process(process)
@@ -253,7 +248,7 @@ def test_serve_runs_the_embedded_database_shares_it_with_create_user_stops_it_on
 
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(30) == 0, server.output()
-        assert gone_within(database, 10), "SecantusDB outlived serve"
+        wait_until(lambda: not alive(database), timeout=10, what="SecantusDB ending with serve")
         assert secantus_on(data_dir) == []
         assert not (data_dir / "server.json").exists()
         assert "Traceback" not in server.output()
@@ -389,10 +384,7 @@ def readyz_status(base: str) -> int:
 
 
 def until_readyz(base: str, status: int, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while readyz_status(base) != status:
-        assert time.monotonic() < deadline, f"/readyz never answered {status}"
-        time.sleep(0.05)
+    wait_until(lambda: readyz_status(base) == status, timeout=seconds, what=f"/readyz {status}")
 
 
 @LINUX_PROC

@@ -25,10 +25,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from starlette.applications import Starlette
 
-from tests.conftest import Account, make_account, unique
+from tests.accounts import PASSWORD, Account, make_account
+from tests.app_resources import resources_of
 from tests.livekit import LiveServer
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
@@ -41,7 +42,6 @@ except ImportError:  # only reachable without the `test` extra; the browser fixt
     async_playwright = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "correct horse battery"  # what make_account gives every account
 # Without the background-networking flags Chromium keeps dialling Google, which a closed network refuses.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -74,16 +74,6 @@ def browser_missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(f"{reason} (CI=true: the dashboard tests must run)", pytrace=False)
     pytest.skip(reason)
-
-
-def resources_of(app: Starlette) -> Resources:
-    for route in app.routes:
-        found = getattr(
-            getattr(route, "endpoint", None) or getattr(route, "app", None), "resources", None
-        )
-        if isinstance(found, Resources):
-            return found
-    raise AssertionError("the app has no resources")
 
 
 @dataclass

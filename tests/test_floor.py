@@ -23,8 +23,10 @@ from bson import ObjectId
 from graphql import build_schema
 
 from tests import given, test_schema
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.graphql.schema import export_sdl
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app

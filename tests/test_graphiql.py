@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Account
+from tests.accounts import Account
 from tests.livekit import LiveServer
 from tests.test_dashboard import CHROMIUM_ARGS, browser_missing, chromium_path
 from warehouse_gql.app import create_app

@@ -19,7 +19,10 @@ from asgi_lifespan import LifespanManager
 from graphql import get_introspection_query, parse
 from starlette.applications import Starlette
 
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.app_resources import resources_of
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.graphql.cost import measure
 from warehouse_gql.api.graphql.schema import build_schema
 from warehouse_gql.api.http import Resources, client_address
@@ -50,16 +53,6 @@ def address() -> str:
     """A client address of this test's own (documentation range 198.18.0.0/15)."""
     n = uuid.uuid4().int
     return f"198.18.{n % 250}.{(n >> 8) % 250 + 1}"
-
-
-def resources_of(app: Starlette) -> Resources:
-    for route in app.routes:
-        found = getattr(
-            getattr(route, "app", None) or getattr(route, "endpoint", None), "resources", None
-        )
-        if isinstance(found, Resources):
-            return found
-    raise AssertionError("the app has no resources")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ from typing import Any
 from bson import ObjectId
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 
 UPDATE_SHIPMENT = (

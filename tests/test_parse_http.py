@@ -11,7 +11,9 @@ import pytest
 from starlette.applications import Starlette
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.settings import Settings
@@ -159,7 +161,7 @@ async def test_no_session_is_403_code_119(http: httpx.AsyncClient) -> None:
 async def test_log_out_ends_the_session_on_every_api(
     http: httpx.AsyncClient, gql: GraphQLClient, resources: Resources
 ) -> None:
-    from tests.conftest import make_account
+    from tests.accounts import make_account
     from warehouse_gql.domain.access import Role
 
     account = await make_account(resources, Role.PICKER)

@@ -22,7 +22,9 @@ import httpx
 import pytest
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from tests.servers import ServerProcess
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role

@@ -14,7 +14,9 @@ from bson import ObjectId
 
 import warehouse_gql.store.items
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.api.rest.problems import refusal
 from warehouse_gql.domain.errors import PayloadTooLarge, RateLimited
@@ -585,7 +587,7 @@ async def test_sign_up_log_in_me_and_log_out_over_rest(http: httpx.AsyncClient) 
 async def test_a_manager_changes_a_role_with_if_match(
     http: httpx.AsyncClient, manager: Account, resources: Resources
 ) -> None:
-    from tests.conftest import make_account
+    from tests.accounts import make_account
     from warehouse_gql.domain.access import Role
 
     someone = await make_account(resources, Role.CUSTOMER)
@@ -713,7 +715,7 @@ async def test_an_area_can_answer_with_a_stream_of_its_own_and_the_document_says
 async def test_two_concurrent_role_changes_with_one_if_match_let_exactly_one_through(
     http: httpx.AsyncClient, manager: Account, resources: Resources
 ) -> None:
-    from tests.conftest import make_account
+    from tests.accounts import make_account
     from warehouse_gql.domain.access import Role
 
     someone = await make_account(resources, Role.CUSTOMER)

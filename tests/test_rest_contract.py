@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import unique
 from tests.livekit import LiveServer, Subscriptions
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
@@ -52,11 +52,7 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
     own = dataclasses.replace(settings, mongodb_db=unique("wgql_contract").replace("-", "_"))
     server = LiveServer(create_app(own))
     await server.start()
-    resources = next(
-        found
-        for route in server.app.routes
-        if isinstance(found := getattr(getattr(route, "app", None), "resources", None), Resources)
-    )
+    resources = server.resources
     username = unique("boss")
     await accounts.create_user(
         resources.db,

@@ -1,4 +1,6 @@
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 
 
 async def test_a_manager_creates_a_bin_and_an_item_and_reads_them_back(

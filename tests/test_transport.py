@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 import warehouse_gql.store.items
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id location } }"
