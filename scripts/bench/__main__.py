@@ -21,7 +21,7 @@ from warehouse_gql.store import invariants
 from warehouse_gql.store.database import Database
 
 from . import __doc__ as usage
-from . import launcher, report, scenarios
+from . import launcher, profile, report, scenarios
 from .dataset import FULL, QUICK, Document, Size, create_manager, load_dataset
 from .load import Api, Bench, RawHttp, Result
 
@@ -57,8 +57,11 @@ async def run(
     for round_ in range(args.rounds):
         # Alternate the order, so neither source always runs first on a warmer machine.
         for label, path in sources if round_ % 2 == 0 else sources[::-1]:
+            profile_out = None
+            if args.profile is not None:
+                profile_out = Path(tempfile.gettempdir()) / f"bench-cpu-{os.getpid()}.folded"
             with launcher.server(
-                mongodb_url, redis_url, db_name, Path(args.server_log), path
+                mongodb_url, redis_url, db_name, Path(args.server_log), path, profile_out
             ) as srv:
                 if data is None:
                     t = time.monotonic()
@@ -98,6 +101,8 @@ async def run(
                         for result in await scenarios.ALL[name].run(bench):
                             result.source = label
                             results.append(result)
+                            if result.profile and args.profile is not None:
+                                write_profile(Path(args.profile), result, round_)
                     if raw is not None:
                         raw.close()
     problems = await broken_invariants(mongodb_url, db_name)
@@ -136,6 +141,20 @@ async def run(
     return 1 if problems or errors else 0
 
 
+def write_profile(directory: Path, result: Result, round_: int) -> None:
+    """The scenario's CPU samples as folded stacks and as a flame graph SVG."""
+    stem = "-".join(filter(None, [result.name, result.source, f"r{round_ + 1}"]))
+    assert result.profile is not None
+    (directory / f"{stem}.folded").write_text(
+        "".join(f"{stack} {n}\n" for stack, n in sorted(result.profile.items()))
+    )
+    title = f"warehouse-gql server CPU: {result.name}"
+    if result.source:
+        title += f" [{result.source}]"
+    (directory / f"{stem}.svg").write_text(profile.render(result.profile, title))
+    print(f"bench: wrote {directory / stem}.svg", flush=True)
+
+
 def parse_args() -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.bench", description=(usage or "").splitlines()[0]
@@ -167,6 +186,11 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
         "--rounds", type=int, default=1, help="run the scenarios this many times (medians)"
     )
     parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="sample the server's CPU in each measured window; write DIR/<scenario>.svg",
+    )
+    parser.add_argument(
         "--http-client",
         choices=("raw", "httpx"),
         default="raw",
@@ -189,6 +213,8 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
 
 def main() -> None:
     args, names = parse_args()
+    if args.profile is not None:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     size = QUICK if args.quick else FULL
     # Subscribers need a file descriptor each, on both ends.
     with contextlib.suppress(ValueError, OSError):

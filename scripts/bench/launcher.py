@@ -65,6 +65,8 @@ def valkey() -> Iterator[str]:
 class Server:
     pid: int
     url: str
+    # Where the server writes its CPU samples when it runs under scripts/bench/profile.py.
+    profile_out: Path | None = None
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pid)
@@ -82,10 +84,16 @@ def warehouse_gql_command() -> str:
 
 @contextlib.contextmanager
 def server(
-    mongodb_url: str, redis_url: str, db_name: str, log_path: Path, source: str | None = None
+    mongodb_url: str,
+    redis_url: str,
+    db_name: str,
+    log_path: Path,
+    source: str | None = None,
+    profile_out: Path | None = None,
 ) -> Iterator[Server]:
     """`warehouse-gql serve` on a free port; with `source`, the package is imported from that
-    source tree (a checkout of another commit) instead of the installed one."""
+    source tree (a checkout of another commit) instead of the installed one; with
+    `profile_out`, under the CPU sampler of profile.py, writing its samples there."""
     port = free_port()
     env = {
         **os.environ,
@@ -103,9 +111,12 @@ def server(
         env["PYTHONPATH"] = os.pathsep.join(
             [str(Path(source).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
         )
-    exe = warehouse_gql_command()
+    command = [warehouse_gql_command(), "serve"]
+    if profile_out is not None:
+        env["CPU_PROFILE_OUT"] = str(profile_out)
+        command = [sys.executable, "-m", "scripts.bench.profile"]
     with log_path.open("ab") as log:
-        child = subprocess.Popen([exe, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -118,6 +129,6 @@ def server(
                 if child.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"bench: the server did not start; see {log_path}")
                 time.sleep(0.1)
-            yield Server(child.pid, url)
+            yield Server(child.pid, url, profile_out)
         finally:
             stop(child)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from . import profile
 from .dataset import Dataset, Size
 from .launcher import Server, cpu_seconds
 
@@ -30,6 +33,8 @@ class Result:
     first_error: str | None = None
     # The --source label of the server that answered ("" for the installed package).
     source: str = ""
+    # The server's CPU samples over the measured window, as folded stacks (with --profile).
+    profile: dict[str, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
@@ -96,6 +101,9 @@ async def drive(
     tasks = [asyncio.create_task(worker(n)) for n in range(concurrency)]
     await asyncio.sleep(warmup)
     measuring = True
+    if srv is not None and srv.profile_out is not None:
+        srv.profile_out.unlink(missing_ok=True)
+        os.kill(srv.pid, signal.SIGUSR1)
     cpu0 = srv.cpu_seconds() if srv else None
     db0 = cpu_seconds(db_pid) if db_pid is not None else None
     client0 = time.process_time()
@@ -107,6 +115,13 @@ async def drive(
     if srv is not None and cpu0 is not None:
         result.cpu_seconds = srv.cpu_seconds() - cpu0
         result.rss_mb = srv.rss_mb()
+    if srv is not None and srv.profile_out is not None:
+        os.kill(srv.pid, signal.SIGUSR2)
+        for _ in range(100):
+            if srv.profile_out.exists():
+                result.profile = profile.read_folded(srv.profile_out)
+                break
+            await asyncio.sleep(0.1)
     # Where the rest of the machine's CPU went: the load generator and the database.
     per_request = 1000 / max(result.requests, 1)
     result.extra["client_cpu_ms_per_request"] = round(
