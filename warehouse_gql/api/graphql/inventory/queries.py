@@ -70,16 +70,7 @@ class InventoryQuery:
         await authorize(info, "readStock")
         oid = parse_id(id)
         found = None if oid is None else await items.get_item(info.context.db, oid)
-        if found is None:
-            return None
-        found_bin = None
-        if selects(info, ("bin",)):
-            # The same read as the bin resolver's, made here so the item completes at once.
-            try:
-                found_bin = await info.context.loaders.bins_by_id.load(found.bin_id)
-            except Exception:
-                found_bin = None  # the loader keeps the failure: the bin field reports it
-        return Item.from_model(found, found_bin)
+        return None if found is None else Item.from_model(found)
 
     @strawberry.field(
         description="Items in creation order, filtered by sku (or its start), bin and at most a quantity."
