@@ -112,11 +112,17 @@ def server(
             [str(Path(source).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
         )
     command = [warehouse_gql_command(), "serve"]
+    cwd = None
     if profile_out is not None:
         env["CPU_PROFILE_OUT"] = str(profile_out)
         command = [sys.executable, "-m", "scripts.bench.profile"]
+        # `-m` puts the working directory first on sys.path: run from a neutral one, with the
+        # repository after the source tree, so the server's package still comes from `source`.
+        root = str(Path(__file__).resolve().parent.parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), root]))
+        cwd = tempfile.gettempdir()
     with log_path.open("ab") as log:
-        child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
