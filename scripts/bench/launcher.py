@@ -115,11 +115,14 @@ def server(
     cwd = None
     if profile_out is not None:
         env["CPU_PROFILE_OUT"] = str(profile_out)
-        command = [sys.executable, "-m", "scripts.bench.profile"]
-        # `-m` puts the working directory first on sys.path: run from a neutral one, with the
-        # repository after the source tree, so the server's package still comes from `source`.
-        root = str(Path(__file__).resolve().parent.parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), root]))
+        # By path, from a neutral directory: `python -m` would put the working directory (this
+        # repository) first on sys.path, before `source`.
+        sampler = Path(__file__).resolve().with_name("profile.py")
+        command = [
+            sys.executable,
+            "-c",
+            f"import runpy; runpy.run_path({str(sampler)!r}, run_name='__main__')",
+        ]
         cwd = tempfile.gettempdir()
     with log_path.open("ab") as log:
         child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
