@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -22,10 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
 from tests.given import CREATE_BIN, CREATE_ITEM
+from tests.graphql_client import GraphQLClient
 from tests.livekit import Subscriptions
+from tests.names import unique
 from tests.test_cli import LINUX_PROC, clean_env, script, stop_process
+from tests.waiting import wait_until
 from warehouse_gql.embedded import free_port
 from warehouse_gql.settings import Settings
 
@@ -74,10 +76,7 @@ class Served:
     def until_busy(self, seconds: float = 1.0) -> None:
         """Wait until the server has spent `seconds` more of CPU: the work has begun."""
         start = self.cpu_seconds()
-        limit = time.monotonic() + 60
-        while self.cpu_seconds() < start + seconds:
-            assert time.monotonic() < limit, "the server never got busy"
-            time.sleep(0.05)
+        wait_until(lambda: self.cpu_seconds() >= start + seconds, timeout=60, what="busy")
 
     def request_lines(self, operation: str) -> list[dict[str, Any]]:
         lines = []
@@ -94,7 +93,7 @@ class Served:
 
 @contextmanager
 def serving(
-    tmp_path: Path, settings: Settings, *, factory: bool = False, **env: str
+    tmp_path: Path, settings: Settings, env: dict[str, str], *, factory: bool = False
 ) -> Iterator[Served]:
     """`warehouse-gql serve` on the suite's database (or, with `factory`, uvicorn with the
     app factory `app_from_env`); always stopped afterwards."""
@@ -105,12 +104,14 @@ def serving(
         else [script(), "serve"]
     )
     log = tmp_path / f"serve-{port}.log"
-    environment = clean_env(
-        MONGODB_URL=settings.mongodb_url or "",
-        MONGODB_DB=settings.mongodb_db,
-        RATE_LIMIT_POINTS="0",
-        AUTH_RATE_LIMIT="0",
-        **env,
+    environment = (
+        clean_env(
+            MONGODB_URL=settings.mongodb_url or "",
+            MONGODB_DB=settings.mongodb_db,
+            RATE_LIMIT_POINTS="0",
+            AUTH_RATE_LIMIT="0",
+        )
+        | env
     )
     with log.open("wb") as err:
         process = subprocess.Popen(
@@ -122,14 +123,14 @@ def serving(
         )
     served = Served(process, f"http://127.0.0.1:{port}", log)
     try:
-        limit = time.monotonic() + 60
-        while True:
+
+        def answers() -> bool:
             assert process.poll() is None, log.read_text()
             with suppress(httpx.HTTPError):
-                if httpx.get(f"{served.base}/healthz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < limit, log.read_text()
-            time.sleep(0.1)
+                return httpx.get(f"{served.base}/healthz", timeout=2).status_code == 200
+            return False
+
+        wait_until(answers, timeout=60, what="/healthz")
         yield served
     finally:
         stop_process(process)
@@ -155,7 +156,7 @@ def test_sigterm_stops_a_server_running_expensive_queries_within_its_deadline(
 ) -> None:
     # Each query alone would run half a minute and more (several GB at depth ten, issue 12).
     with (
-        serving(tmp_path, settings, REQUEST_TIMEOUT_S="2", **LIFTED) as server,
+        serving(tmp_path, settings, {"REQUEST_TIMEOUT_S": "2", **LIFTED}) as server,
         ThreadPoolExecutor(2) as pool,
     ):
         answers = [pool.submit(post_attack, server.base, attack, manager.token) for _ in range(2)]
@@ -171,7 +172,7 @@ def test_sigterm_stops_a_server_running_expensive_queries_within_its_deadline(
 def test_a_client_that_disconnects_mid_query_cancels_the_work_and_it_is_recorded_as_cancelled(
     tmp_path: Path, settings: Settings, attack: str, manager: Account
 ) -> None:
-    with serving(tmp_path, settings, REQUEST_TIMEOUT_S="30", **LIFTED) as server:
+    with serving(tmp_path, settings, {"REQUEST_TIMEOUT_S": "30", **LIFTED}) as server:
         body = json.dumps({"query": attack}).encode()
         head = (
             f"POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
@@ -181,10 +182,7 @@ def test_a_client_that_disconnects_mid_query_cancels_the_work_and_it_is_recorded
             client.sendall(head.encode() + body)
             server.until_busy()
         # The client is gone: the work stops, and the request's log line says so.
-        limit = time.monotonic() + 25
-        while not server.request_lines("bins"):
-            assert time.monotonic() < limit, "the request was never recorded"
-            time.sleep(0.05)
+        wait_until(lambda: bool(server.request_lines("bins")), timeout=25, what="its log line")
         [line] = server.request_lines("bins")
         assert (line["code"], line["status"]) == ("CANCELLED", 499), line
         metrics = httpx.get(f"{server.base}/metrics", timeout=10).text
@@ -204,7 +202,7 @@ async def test_a_websocket_message_over_max_body_bytes_closes_the_socket_with_10
 ) -> None:
     # `serve` gives uvicorn the cap itself; under a bare uvicorn the app's guard applies it.
     limit = 64 * 1024
-    with serving(tmp_path, settings, factory=factory, MAX_BODY_BYTES=str(limit)) as server:
+    with serving(tmp_path, settings, {"MAX_BODY_BYTES": str(limit)}, factory=factory) as server:
         url = server.base.replace("http", "ws") + "/graphql"
         client = Subscriptions(url, legacy=legacy)
         ack = await client.connect({"authorization": f"Bearer {manager.token}"})
