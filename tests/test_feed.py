@@ -41,10 +41,8 @@ async def test_read_after_returns_numbered_changes_in_order_and_filters_by_entit
 
     await db.transaction(write)
     start = await changes.high_water(db)
-    numbered = 0
-    for record in await changes.pending(db, limit=1000):
-        numbered += 1
-        assert await changes.number(db, record["_id"], start + numbered)
+    for n, record in enumerate(await changes.pending(db, limit=1000), start=1):
+        assert await changes.number(db, record["_id"], start + n)
 
     mine = [c for c in await changes.read_after(db, start, limit=1000) if c.id in ids]
     assert [c.id for c in mine] == ids
