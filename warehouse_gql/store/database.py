@@ -95,6 +95,25 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("pending", ASCENDING)], sparse=True, name="changes_pending"),
         # The retention TTL index on `at` is made by migrations.prepare (its length is a setting).
     ],
+    "webhooks": [
+        # The delivery worker's round: every enabled webhook.
+        IndexModel([("enabled", ASCENDING)], name="webhooks_by_enabled"),
+    ],
+    "webhook_deliveries": [
+        # One delivery per (webhook, change): a re-read change never makes a second one.
+        IndexModel(
+            [("webhookId", ASCENDING), ("seq", ASCENDING)], unique=True, name="delivery_of_change"
+        ),
+        # An order is fulfilled once: one message, however many changes say FULFILLED.
+        IndexModel([("messageId", ASCENDING)], unique=True, name="delivery_message"),
+        # The next delivery of a webhook to send, in feed order.
+        IndexModel(
+            [("webhookId", ASCENDING), ("state", ASCENDING), ("seq", ASCENDING)],
+            name="deliveries_pending",
+        ),
+        # The delivery log, page by page.
+        IndexModel([("webhookId", ASCENDING), ("_id", ASCENDING)], name="deliveries_by_webhook"),
+    ],
 }
 
 
@@ -125,6 +144,8 @@ class Database:
         self._outboxes: dict[AsyncClientSession, dict[tuple[str, str], Document]] = {}
         # Called after a commit that wrote change records (the sequencer's nudge).
         self.on_changes: Callable[[], None] | None = None
+        self.webhooks: Collection = self.db["webhooks"]
+        self.webhook_deliveries: Collection = self.db["webhook_deliveries"]
         self.stats = TransactionStats()
         # Transactions that lost a write conflict retry here one at a time (see transaction).
         self._retry_lane = asyncio.Lock()
