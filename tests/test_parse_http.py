@@ -433,3 +433,17 @@ async def test_parse_disabled_answers_404_on_every_path(settings: Settings) -> N
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         for path in ("/parse/health", "/parse/classes/Item", "/parse/users/me"):
             assert (await client.get(path, headers=APP)).status_code == 404
+
+
+async def test_a_taken_location_is_a_duplicate_value_and_a_bin_still_holding_stock_is_not(
+    http: httpx.AsyncClient, gql: GraphQLClient, manager: Account
+) -> None:
+    b, _ = await stocked_item(gql, manager, quantity=3)
+    taken = await parse(
+        http, "POST", "classes/Bin", manager, body={"location": b["location"], "capacity": 5}
+    )
+    assert (taken.status_code, taken.json()["code"]) == (400, 137)
+    # A conflict that is not about a unique value keeps Parse's generic validation code.
+    held = await parse(http, "DELETE", f"classes/Bin/{b['id']}", manager)
+    assert (held.status_code, held.json()["code"]) == (400, 142)
+    assert "still holds items" in held.json()["error"]

@@ -6,6 +6,7 @@
     ├── BadUserInput               BAD_USER_INPUT
     ├── NotFound                   NOT_FOUND
     ├── Conflict                   CONFLICT
+    │   └── Duplicate              CONFLICT   (a value that must be unique is taken)
     ├── InsufficientStock          INSUFFICIENT_STOCK
     ├── CapacityExceeded           CAPACITY_EXCEEDED
     ├── InvalidTransition          INVALID_TRANSITION
@@ -79,6 +80,11 @@ class NotFound(WarehouseError):
 
 class Conflict(WarehouseError):
     code = "CONFLICT"
+
+
+class Duplicate(Conflict):
+    """A value that must be unique (a username, a bin location, a sku in a bin, a tracking
+    number) is already taken: a conflict that retrying the same request can never resolve."""
 
 
 class InsufficientStock(WarehouseError):

@@ -14,7 +14,7 @@ from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
-from warehouse_gql.domain.errors import CapacityExceeded, Conflict, NotFound
+from warehouse_gql.domain.errors import CapacityExceeded, Conflict, Duplicate, NotFound
 from warehouse_gql.domain.inventory import location_key
 from warehouse_gql.domain.layout import parse_location
 from warehouse_gql.domain.models import Bin
@@ -42,8 +42,8 @@ def slot_fields(location: str) -> Document:
     return {"aisle": slot.aisle, "rack": slot.rack, "shelf": slot.shelf}
 
 
-def _location_taken(location: str) -> Conflict:
-    return Conflict(f"A bin at location {location} already exists.")
+def _location_taken(location: str) -> Duplicate:
+    return Duplicate(f"A bin at location {location} already exists.")
 
 
 async def insert_bin(db: Database, *, location: str, capacity: int) -> Bin:

@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
-from warehouse_gql.domain.errors import Conflict, InsufficientStock, NotFound
+from warehouse_gql.domain.errors import Conflict, Duplicate, InsufficientStock, NotFound
 from warehouse_gql.domain.inventory import MovementReason
 from warehouse_gql.domain.models import Bin, Item, Movement
 from warehouse_gql.store.database import Database, Document, page
@@ -34,8 +34,8 @@ def to_item(doc: Document) -> Item:
     )
 
 
-def _sku_in_bin_taken(sku: str, location: str) -> Conflict:
-    return Conflict(
+def _sku_in_bin_taken(sku: str, location: str) -> Duplicate:
+    return Duplicate(
         f"Bin {location} already holds sku {sku}; use adjustItemQuantity to receive more."
     )
 

@@ -11,7 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
-from warehouse_gql.domain.errors import Conflict, NotFound
+from warehouse_gql.domain.errors import Conflict, Duplicate, NotFound
 from warehouse_gql.domain.models import Order, OrderLine, PickRecord, Shipment
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
 from warehouse_gql.store.database import Database, Document, page
@@ -194,7 +194,7 @@ async def insert_shipment(
     try:
         await db.shipments.insert_one(doc, session=session)
     except DuplicateKeyError:
-        raise Conflict(
+        raise Duplicate(
             f"Carrier {carrier} already has a shipment with tracking number {tracking_number}."
         ) from None
     return to_shipment(doc)

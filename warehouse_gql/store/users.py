@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from warehouse_gql.domain import clock
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.accounts import session_id
-from warehouse_gql.domain.errors import Conflict
+from warehouse_gql.domain.errors import Duplicate
 from warehouse_gql.domain.models import SessionRecord, User
 from warehouse_gql.store.database import Database, Document, page
 from warehouse_gql.store.ids import parse_id
@@ -49,7 +49,7 @@ async def insert_user(
     except DuplicateKeyError as exc:
         taken = "email" if "emailKey" in str(exc.details or exc) else "username"
         value = email if taken == "email" else username
-        raise Conflict(f"The {taken} {value!r} is already taken.") from None
+        raise Duplicate(f"The {taken} {value!r} is already taken.") from None
     return to_user(doc)
 
 

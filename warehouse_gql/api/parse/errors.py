@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from warehouse_gql.domain.errors import Forbidden, ServiceUnavailable, WarehouseError
+from warehouse_gql.domain.errors import Duplicate, Forbidden, ServiceUnavailable, WarehouseError
 from warehouse_gql.store.errors import is_unreachable
 
 log = logging.getLogger("warehouse_gql.errors")
@@ -103,7 +103,7 @@ def translate(exc: BaseException, request_id: str) -> ParseError:
         exc = ServiceUnavailable()
     if isinstance(exc, WarehouseError):
         status, code = CODES.get(exc.code, (400, VALIDATION_ERROR))
-        if exc.code == "CONFLICT" and "already" in exc.message:
+        if isinstance(exc, Duplicate):
             code = DUPLICATE_VALUE  # a unique value that is taken
         if isinstance(exc, Forbidden):
             status, code = 403, OPERATION_FORBIDDEN
