@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -484,3 +484,37 @@ async def test_only_the_chosen_events_are_sent_and_low_stock_fires_when_an_item_
     assert got[0]["data"]["lowStockThreshold"] == 5
     assert got[0]["data"]["object"]["quantity"] == 5
     assert receiver.inboxes[name].empty()
+
+
+async def test_a_webhook_leased_by_another_process_waits_until_that_lease_runs_out(
+    db: Database, receiver: Receiver
+) -> None:
+    name = uuid.uuid4().hex
+    webhook_id, secret = await register(db, receiver.url(name), [WebhookEvent.ORDER_CREATED])
+    # Another process holds it (and has died holding it).
+    await db.webhooks.update_one(
+        {"_id": ObjectId(webhook_id)},
+        {"$set": {"leaseOwner": "gone", "leaseUntil": datetime.now(UTC) + timedelta(hours=1)}},
+    )
+    change = await order_created(db)
+    running = worker(db)
+    await running.start()
+    try:
+        await until(lambda: _rounds_at_least(running, 5))
+        assert receiver.inboxes[name].empty()
+        assert await log_of(db, webhook_id) == []
+        await db.webhooks.update_one(
+            {"_id": ObjectId(webhook_id)},
+            {"$set": {"leaseUntil": datetime.now(UTC) - timedelta(seconds=1)}},
+        )
+        got = await receiver.next(name)
+        await until(settled(db, webhook_id, 1))
+    finally:
+        await running.stop()
+    assert verified(got, secret)["data"]["id"] == change.id
+    after = await db.webhooks.find_one({"_id": ObjectId(webhook_id)})
+    assert after is not None and after["leaseOwner"] is None  # handed back on stop
+
+
+async def _rounds_at_least(running: WebhookWorker, count: int) -> bool:
+    return running.rounds >= count

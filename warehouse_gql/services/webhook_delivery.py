@@ -73,6 +73,8 @@ class WebhookWorker:
         self._sender: WebhookSender | None = None
         self._loop: asyncio.Task[None] | None = None
         self._working: dict[str, asyncio.Task[None]] = {}
+        # Rounds finished since start (tests wait on it).
+        self.rounds = 0
 
     async def start(self) -> None:
         self._sender = WebhookSender(timeout=self.timeout)
@@ -123,6 +125,7 @@ class WebhookWorker:
             )
         for webhook_id in [w for w, t in self._working.items() if t.done()]:
             del self._working[webhook_id]
+        self.rounds += 1
 
     async def _work_logged(self, target: DeliveryTarget) -> None:
         try:
@@ -214,15 +217,16 @@ class WebhookWorker:
         webhook_id = target.webhook.id
         failing_since = await store.mark_failing(self.db, webhook_id, attempt.at)
         if self.policy.gives_up(failing_since, attempt.at):
-            await store.record_attempt(
-                self.db, delivery, attempt, state=DeliveryState.FAILED, next_attempt_at=None
-            )
+            # Disabled first: whoever sees the delivery FAILED sees the endpoint disabled.
             await store.disable(
                 self.db,
                 webhook_id,
                 at=attempt.at,
                 reason=f"Every attempt failed since {failing_since.isoformat()}; "
                 f"last: {_outcome(attempt)}.",
+            )
+            await store.record_attempt(
+                self.db, delivery, attempt, state=DeliveryState.FAILED, next_attempt_at=None
             )
             log.warning("webhook %s disabled after failing since %s", webhook_id, failing_since)
             return
