@@ -28,6 +28,7 @@ from warehouse_gql.app import mongo_client
 from warehouse_gql.domain import webhooks as rules
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind
 from warehouse_gql.domain.webhooks import DeliveryState, RetryPolicy, WebhookEvent
+from warehouse_gql.live import metrics
 from warehouse_gql.services.webhook_delivery import WebhookWorker
 from warehouse_gql.store import changes
 from warehouse_gql.store import webhooks as store
@@ -518,3 +519,32 @@ async def test_a_webhook_leased_by_another_process_waits_until_that_lease_runs_o
 
 async def _rounds_at_least(running: WebhookWorker, count: int) -> bool:
     return running.rounds >= count
+
+
+async def test_the_backlog_gauge_counts_the_deliveries_waiting_to_be_sent(
+    db: Database, receiver: Receiver
+) -> None:
+    name = uuid.uuid4().hex
+    receiver.scripts[name] = [500]
+    webhook_id, _ = await register(db, receiver.url(name), [WebhookEvent.ORDER_CREATED])
+    slow = RetryPolicy(first=timedelta(hours=1), give_up=timedelta(days=1))
+    first = worker(db, policy=slow)
+    await first.start()
+    try:
+        await order_created(db)
+        await until(lambda: _with_attempts(db, webhook_id, 1))
+    finally:
+        await first.stop()
+    # A process counts the backlog on its first round.
+    counting = worker(db, policy=slow, poll_interval=30.0)
+    await counting.start()
+    try:
+        await until(lambda: _rounds_at_least(counting, 1))
+    finally:
+        await counting.stop()
+    enabled = [d["_id"] for d in await db.webhooks.find({"enabled": True}).to_list()]
+    waiting = await db.webhook_deliveries.count_documents(
+        {"webhookId": {"$in": enabled}, "state": "PENDING"}
+    )
+    assert waiting >= 1
+    assert metrics.WEBHOOK_BACKLOG._value.get() == waiting

@@ -29,6 +29,7 @@ from warehouse_gql.domain.webhooks import (
     WebhookDelivery,
     WebhookEvent,
 )
+from warehouse_gql.live import metrics
 from warehouse_gql.live.webhooks import WebhookSender
 from warehouse_gql.services.webhooks import check_target
 from warehouse_gql.store import changes
@@ -37,6 +38,8 @@ from warehouse_gql.store.database import Database
 
 log = logging.getLogger(__name__)
 
+# How often the backlog gauge is counted again.
+BACKLOG_EVERY_S = 10.0
 # Which feed entities each event is made of (the worker reads only those).
 ENTITIES = {
     WebhookEvent.ORDER_CREATED: ChangeEntity.ORDER,
@@ -75,6 +78,7 @@ class WebhookWorker:
         self._working: dict[str, asyncio.Task[None]] = {}
         # Rounds finished since start (tests wait on it).
         self.rounds = 0
+        self._backlog_every = max(1, round(BACKLOG_EVERY_S / poll_interval))
 
     async def start(self) -> None:
         self._sender = WebhookSender(timeout=self.timeout)
@@ -111,7 +115,11 @@ class WebhookWorker:
     async def round(self) -> None:
         """Claim every enabled webhook not in hand and work on those this process holds; a
         slow endpoint has its own task, so it delays nobody else."""
-        for webhook_id in await store.enabled_webhook_ids(self.db):
+        enabled = await store.enabled_webhook_ids(self.db)
+        if self.rounds % self._backlog_every == 0:
+            # Every process counts all endpoints' backlog alike (the gauge reports the max).
+            metrics.WEBHOOK_BACKLOG.set(await store.count_pending(self.db, enabled))
+        for webhook_id in enabled:
             running = self._working.get(webhook_id)
             if running is not None and not running.done():
                 continue

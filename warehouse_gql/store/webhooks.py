@@ -145,6 +145,18 @@ async def count_deliveries(db: Database, webhook_id: DocumentId) -> int:
 # process that lost its lease cannot move the cursor or record an attempt.
 
 
+async def count_pending(db: Database, webhook_ids: Sequence[str]) -> int:
+    """Deliveries of these webhooks waiting to be sent ($in and equality on one index)."""
+    if not webhook_ids:
+        return 0
+    return await db.webhook_deliveries.count_documents(
+        {
+            "webhookId": {"$in": [known_id(i) for i in webhook_ids]},
+            "state": DeliveryState.PENDING.value,
+        }
+    )
+
+
 async def enabled_webhook_ids(db: Database) -> list[str]:
     docs = await db.webhooks.find({"enabled": True}, {"_id": 1}).to_list()
     return [str(d["_id"]) for d in docs]
