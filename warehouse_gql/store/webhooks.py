@@ -170,19 +170,27 @@ async def claim(
     db: Database, webhook_id: str, *, owner: str, now: datetime, lease: timedelta
 ) -> DeliveryTarget | None:
     """Take or extend the lease of an enabled webhook: free, expired or already ours. None when
-    another process holds it (or the webhook is gone or disabled)."""
-    # A conditional update_one, then a read by _id (findAndModify scans on some servers).
-    taken = await db.webhooks.update_one(
+    another process holds it (or the webhook is gone or disabled).
+
+    A conditional update_one, then a read by _id (findAndModify scans on some servers). A lease
+    of ours is only written again once half of it has passed: an idle endpoint costs a read
+    per round, not a write."""
+    oid = known_id(webhook_id)
+    await db.webhooks.update_one(
         {
-            "_id": known_id(webhook_id),
+            "_id": oid,
             "enabled": True,
-            "$or": [{"leaseOwner": owner}, {"leaseUntil": None}, {"leaseUntil": {"$lte": now}}],
+            "$or": [
+                {"leaseOwner": owner, "leaseUntil": {"$lte": now + lease / 2}},
+                {"leaseUntil": None},
+                {"leaseUntil": {"$lte": now}},
+            ],
         },
         {"$set": {"leaseOwner": owner, "leaseUntil": now + lease}},
     )
-    if taken.matched_count != 1:
-        return None
-    found = await db.webhooks.find_one({"_id": known_id(webhook_id), "leaseOwner": owner})
+    found = await db.webhooks.find_one(
+        {"_id": oid, "enabled": True, "leaseOwner": owner, "leaseUntil": {"$gt": now}}
+    )
     if found is None:
         return None
     return DeliveryTarget(webhook=to_webhook(found), secret=found["secret"], cursor=found["cursor"])
@@ -193,13 +201,6 @@ async def release(db: Database, webhook_id: str, *, owner: str) -> None:
         {"_id": known_id(webhook_id), "leaseOwner": owner},
         {"$set": {"leaseOwner": None, "leaseUntil": None}},
     )
-
-
-async def holds_lease(db: Database, webhook_id: str, *, owner: str, now: datetime) -> bool:
-    doc = await db.webhooks.find_one(
-        {**_leased(webhook_id, owner), "leaseUntil": {"$gt": now}}, {"_id": 1}
-    )
-    return doc is not None
 
 
 async def head_delivery(db: Database, webhook_id: str) -> WebhookDelivery | None:
