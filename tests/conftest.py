@@ -1,5 +1,6 @@
 """Session fixtures: real SecantusDB and valkey-server (or MONGODB_URL / REDIS_URL), the app,
-and users of every role. Tests isolate themselves by unique names, never by wiping data."""
+and users of every role. Fixtures only: what tests call lives in a module named for it
+(accounts.py, graphql_client.py, names.py, waiting.py)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,21 @@ import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
+from tests.accounts import Account, make_account
+from tests.app_resources import resources_of
+from tests.graphql_client import GraphQLClient
 from tests.livekit import LiveServer
 from tests.servers import ValkeyServer, secantus_server
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
-from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
-
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")
@@ -91,52 +88,7 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 @pytest.fixture(scope="session")
 def resources(app: Starlette) -> Resources:
-    for route in app.routes:
-        view = getattr(route, "app", None) or getattr(route, "endpoint", None)
-        found = getattr(view, "resources", None)
-        if isinstance(found, Resources):
-            return found
-    raise AssertionError("the app has no resources")
-
-
-@dataclass
-class GraphQLClient:
-    http: httpx.AsyncClient
-
-    async def post(
-        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
-    ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def ok(
-        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
-    ) -> dict[str, Any]:
-        """The `data` of a request that must succeed."""
-        body = await self.post(query, variables, token)
-        assert not body.get("errors"), body.get("errors")
-        data: dict[str, Any] = body["data"]
-        return data
-
-    async def error(
-        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
-    ) -> dict[str, Any]:
-        """The single error of a request that must fail."""
-        body = await self.post(query, variables, token)
-        assert body.get("errors"), body
-        assert len(body["errors"]) == 1, body["errors"]
-        error: dict[str, Any] = body["errors"][0]
-        return error
-
-    async def code(
-        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
-    ) -> str:
-        code: str = (await self.error(query, variables, token))["extensions"]["code"]
-        return code
+    return resources_of(app)
 
 
 @pytest.fixture(scope="session")
@@ -149,39 +101,6 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def gql(http: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(http)
-
-
-@dataclass(frozen=True)
-class Account:
-    id: str
-    username: str
-    token: str
-    role: Role
-
-
-async def make_account(resources: Resources, role: Role) -> Account:
-    from datetime import timedelta
-
-    username = unique(role.value.lower())
-    password = "correct horse battery"
-    user = await accounts.create_user(
-        resources.db,
-        resources.passwords,
-        username=username,
-        email=f"{username}@example.com",
-        password=password,
-        role=role,
-    )
-    session = await accounts.log_in(
-        resources.db,
-        resources.events,
-        resources.passwords,
-        username=username,
-        password=password,
-        ttl=timedelta(hours=1),
-        limits=None,
-    )
-    return Account(id=user.id, username=username, token=session.token, role=role)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ from typing import Any
 
 from bson import ObjectId
 
-from tests.conftest import GraphQLClient, unique
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.store.database import Database
 
 BIN = "id location capacity currentLoad freeCapacity"

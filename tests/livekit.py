@@ -14,6 +14,8 @@ import uvicorn
 import websockets
 from starlette.applications import Starlette
 
+from tests.app_resources import resources_of
+from tests.waiting import wait_for
 from warehouse_gql.api.http import Resources
 from warehouse_gql.embedded import free_port
 
@@ -32,13 +34,7 @@ class LiveServer:
     @property
     def resources(self) -> Resources:
         """What this server's lifespan opened (its event bus, sockets, session cache)."""
-        for route in self.app.routes:
-            found = getattr(
-                getattr(route, "app", None) or getattr(route, "endpoint", None), "resources", None
-            )
-            if isinstance(found, Resources):
-                return found
-        raise AssertionError("the server has not started")
+        return resources_of(self.app)
 
     @property
     def http_url(self) -> str:
@@ -49,11 +45,14 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-            await asyncio.sleep(0.02)
+        task = self.task = asyncio.create_task(self.server.serve())
+
+        def started() -> bool:
+            if task.done():
+                task.result()  # it failed to start: its error, not a timeout
+            return self.server.started
+
+        await wait_for(started, timeout=60.0, what="uvicorn serving")
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -115,8 +114,9 @@ class Subscriptions:
             while True:
                 await asyncio.wait_for(self.ws.recv(), within)
         except websockets.ConnectionClosed as closed:
-            assert closed.rcvd is not None, "closed without a close frame"
-            return closed.rcvd.code
+            frame = closed.rcvd
+        assert frame is not None, "closed without a close frame"
+        return frame.code
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
         sub_id = str(next(self.ids))

@@ -6,11 +6,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.waiting import wait_until
 from warehouse_gql.embedded import free_port, start_secantus, stop
 
 
@@ -70,11 +70,13 @@ class ValkeyServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 20
-        while not _redis_answers(self.port):
-            if self.child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("valkey-server did not start")
-            time.sleep(0.05)
+        child = self.child
+
+        def answers() -> bool:
+            assert child.poll() is None, "valkey-server exited at start-up"
+            return _redis_answers(self.port)
+
+        wait_until(answers, timeout=20.0, what="valkey-server answering")
 
     def stop(self) -> None:
         if self.child is not None:
@@ -116,17 +118,17 @@ class ServerProcess:
             ],
             env=os.environ | {"LOG_FORMAT": "text"} | self.env,
         )
-        deadline = time.monotonic() + 60
-        while True:
+        child = self.child
+
+        def answers() -> bool:
+            assert child.poll() is None, "the server process exited at start-up"
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
+                    return bool(answer.status == 200)
             except OSError:
-                pass
-            if self.child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server process did not start")
-            time.sleep(0.1)
+                return False
+
+        wait_until(answers, timeout=60.0, what="the server process answering")
 
     def stop(self) -> None:
         if self.child is not None:

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from broadcaster import Broadcast
 
-from tests.conftest import Account, GraphQLClient, make_account, unique
-from tests.test_sockets import _until
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
+from tests.waiting import wait_for
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain import access
 from warehouse_gql.domain.access import Role
@@ -117,7 +119,8 @@ async def test_me_lists_ones_own_sessions_newest_first_with_their_user_agent(
     sessions = listed["me"]["sessions"]
     assert [s["userAgent"] for s in sessions] == ["Scanner/2.1", None]
     assert [s["current"] for s in sessions] == [True, False]
-    assert all(len(s["id"]) == 32 for s in sessions) and sessions[0]["id"] != sessions[1]["id"]
+    assert all(len(s["id"]) == 32 for s in sessions)
+    assert sessions[0]["id"] != sessions[1]["id"]
     others = await gql.post(
         "{ users(first: 100) { edges { node { id sessions { id } } } } }", token=manager.token
     )
@@ -161,7 +164,7 @@ async def test_a_subscriber_that_falls_behind_its_bounded_queue_is_ended_with_ra
             for _ in range(5):
                 await bus.publish([ItemChanged(ChangeKind.UPDATED, item, "A-01", 0)])
             # The memory backend hands events over asynchronously: wait for the overflow.
-            await _until(lambda: any(q.overflowed for q in bus._local[ITEMS_CHANNEL]))
+            await wait_for(lambda: any(q.overflowed for q in bus.listeners(ITEMS_CHANNEL)))
             with pytest.raises(RateLimited) as ended:
                 await anext(slow)
             assert "fell more than 3 events behind" in ended.value.message

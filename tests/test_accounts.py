@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.errors import Unauthenticated

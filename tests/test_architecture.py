@@ -52,4 +52,5 @@ def test_a_deliberate_violation_breaks_its_contract(
     result = lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout
     broken = [row for row in result.stdout.splitlines() if row.endswith(" BROKEN")]
-    assert len(broken) == 1 and contract in broken[0], result.stdout
+    assert len(broken) == 1, result.stdout
+    assert contract in broken[0], result.stdout

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from tests.conftest import unique
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.errors import BadUserInput
@@ -33,6 +33,12 @@ def database(resources: Resources) -> Database:
 async def everything(db: Database) -> dict[str, list[dict[str, Any]]]:
     names = sorted(n for n in await db.db.list_collection_names() if not n.startswith("system."))
     return {n: await db.db[n].find({}).sort("_id", 1).to_list() for n in names}
+
+
+async def location_of(db: Database, bin_id: str) -> str:
+    found = await db.bins.find_one({"_id": ObjectId(bin_id)})
+    assert found is not None, f"bin {bin_id} is gone"
+    return str(found["location"])
 
 
 async def stocked(db: Database, resources: Resources) -> tuple[str, str, str, str, User]:
@@ -65,7 +71,7 @@ async def test_a_backup_taken_while_stock_moves_restores_with_every_invariant_ho
             source, resources.events, item_id=item_id, to_bin_id=b, quantity=1, user=user
         )
     ).id
-    stop = asyncio.Event()
+    stop, moving = asyncio.Event(), asyncio.Event()
 
     async def keep_moving() -> int:
         moves = 0
@@ -75,11 +81,12 @@ async def test_a_backup_taken_while_stock_moves_restores_with_every_invariant_ho
                 source, resources.events, item_id=there, to_bin_id=back, quantity=1, user=user
             )
             moves += 1
+            moving.set()
         return moves
 
     mover = asyncio.create_task(keep_moving())
     try:
-        await asyncio.sleep(0)  # let the first move start before the snapshot
+        await moving.wait()  # the snapshot starts with stock on the move, and it goes on moving
         archive = tmp_path / "during.jsonl.gz"
         summary = await backup.dump(source, archive)
     finally:
@@ -152,8 +159,8 @@ async def test_an_import_sets_quantities_with_import_movements_and_keeps_invaria
 ) -> None:
     db = resources.db
     sku, _, a, b, _ = await stocked(db, resources)
-    where_a = (await db.bins.find_one({"_id": ObjectId(a)}))["location"]
-    where_b = (await db.bins.find_one({"_id": ObjectId(b)}))["location"]
+    where_a = await location_of(db, a)
+    where_b = await location_of(db, b)
     new_sku = unique("IM").upper()
     created, changed, unchanged = await inventory.import_stock(
         db,
@@ -166,7 +173,8 @@ async def test_an_import_sets_quantities_with_import_movements_and_keeps_invaria
     )
     assert (created, changed, unchanged) == (2, 1, 0)
     item = await db.items.find_one({"sku": sku, "binId": ObjectId(a)})
-    assert item is not None and item["quantity"] == 60
+    assert item is not None
+    assert item["quantity"] == 60
     reasons = [m["reason"] async for m in db.movements.find({"sku": sku}).sort("_id", 1)]
     assert reasons == ["create", "import"]
     await assert_invariants(db, skus=[sku, new_sku], bin_ids=[a, b])
@@ -191,7 +199,7 @@ async def test_an_import_with_one_bad_row_changes_nothing_and_names_its_line(
 ) -> None:
     db = resources.db
     sku, _, a, b, _ = await stocked(db, resources)
-    location = (await db.bins.find_one({"_id": ObjectId(a)}))["location"]
+    location = await location_of(db, a)
     fill = {"a": location, "sku": sku}
     bad = StockRow(
         bad_row.line,

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.waiting import wait_until
 from warehouse_gql.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,15 +109,6 @@ def alive(pid: int) -> bool:
     return pid in processes()
 
 
-def gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 @dataclass
 class Serving:
     process: subprocess.Popen[bytes]
@@ -182,14 +174,17 @@ def serving(data_dir: Path, cwd: Path, name: str) -> Iterator[Serving]:
         )
     server = Serving(process, f"http://127.0.0.1:{port}", stdout, stderr)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
+
+        def answers() -> bool:
             assert process.poll() is None, f"serve exited early:\n{server.output()}"
             with suppress(httpx.HTTPError):
-                if httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, f"serve never answered:\n{server.output()}"
-            time.sleep(0.1)
+                return httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200
+            return False
+
+        try:
+            wait_until(answers, timeout=STARTUP_SECONDS, what="serve answering")
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}:\n{server.output()}") from None
         yield server
     finally:
         stop_process(process)
@@ -222,7 +217,8 @@ def test_serve_runs_the_embedded_database_shares_it_with_create_user_stops_it_on
         assert f"GraphiQL at http://127.0.0.1:{port}/graphql" in server.stdout.read_text()
         assert httpx.get(f"{server.base}/healthz", timeout=5).json() == {"status": "ok"}
         ready = httpx.get(f"{server.base}/readyz", timeout=5)
-        assert ready.status_code == 200 and ready.json()["ready"] is True, ready.text
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["ready"] is True, ready.text
 
         [database] = secantus_children(server.process.pid)
         url = json.loads((data_dir / "server.json").read_text())["url"]
@@ -252,7 +248,7 @@ def test_serve_runs_the_embedded_database_shares_it_with_create_user_stops_it_on
 
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(30) == 0, server.output()
-        assert gone_within(database, 10), "SecantusDB outlived serve"
+        wait_until(lambda: not alive(database), timeout=10, what="SecantusDB ending with serve")
         assert secantus_on(data_dir) == []
         assert not (data_dir / "server.json").exists()
         assert "Traceback" not in server.output()
@@ -281,7 +277,8 @@ def test_create_user_without_a_server_runs_its_own_database_and_refuses_a_taken_
         second = run(args, tmp_path)
         assert second.returncode != 0
         line = one_line(second.stderr)
-        assert "solo" in line and "taken" in line, line
+        assert "solo" in line, line
+        assert "taken" in line, line
         assert secantus_on(data_dir) == []
     finally:
         for pid in secantus_on(data_dir):
@@ -296,7 +293,8 @@ def test_create_user_without_a_password_or_a_terminal_fails_at_once_with_one_lin
     result = run(create_user_args("nopass", data_dir, "--role", "PICKER"), tmp_path)
     assert result.returncode != 0
     line = one_line(result.stderr)
-    assert "--password" in line and "WAREHOUSE_PASSWORD" in line, line
+    assert "--password" in line, line
+    assert "WAREHOUSE_PASSWORD" in line, line
     assert not data_dir.exists(), "it started a database before asking for the password"
 
 
@@ -359,8 +357,10 @@ def test_an_unreachable_database_ends_a_command_with_one_line_naming_it_without_
     result = run(args, tmp_path, clean_env(MONGODB_URL=UNREACHABLE))
     assert result.returncode != 0
     line = one_line(result.stderr)
-    assert "127.0.0.1:1" in line and "does not answer" in line, line
-    assert "s3cret" not in line and "alice" not in line, line
+    assert "127.0.0.1:1" in line, line
+    assert "does not answer" in line, line
+    assert "s3cret" not in line, line
+    assert "alice" not in line, line
     assert time.monotonic() - started < 30, "the short serverSelectionTimeoutMS was ignored"
     assert not data_dir.exists(), "it started the embedded database despite MONGODB_URL"
 
@@ -384,10 +384,7 @@ def readyz_status(base: str) -> int:
 
 
 def until_readyz(base: str, status: int, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while readyz_status(base) != status:
-        assert time.monotonic() < deadline, f"/readyz never answered {status}"
-        time.sleep(0.05)
+    wait_until(lambda: readyz_status(base) == status, timeout=seconds, what=f"/readyz {status}")
 
 
 @LINUX_PROC
@@ -416,7 +413,8 @@ def test_a_killed_embedded_database_is_restarted_and_readyz_is_503_until_it_is_b
         assert server.role_of(server.log_in("keeper", "keep it 123")) == "MANAGER"
         assert httpx.get(f"{server.base}/healthz", timeout=5).status_code == 200
         logged = server.stderr.read_text()
-        assert "The embedded database exited" in logged and "is back" in logged, logged
+        assert "The embedded database exited" in logged, logged
+        assert "is back" in logged, logged
 
 
 @LINUX_PROC
@@ -437,7 +435,8 @@ def test_a_second_serve_on_the_same_data_dir_exits_with_one_line_and_the_first_k
         )
         assert second.returncode == 2
         line = one_line(second.stderr)
-        assert f"pid {server.process.pid}" in line and "already uses the data dir" in line, line
+        assert f"pid {server.process.pid}" in line, line
+        assert "already uses the data dir" in line, line
         assert str(data_dir.resolve()) in line, line
         assert len(secantus_on(data_dir)) == 1
         assert readyz_status(server.base) == 200
@@ -456,7 +455,8 @@ def test_a_data_dir_that_does_not_exist_is_refused_unless_serve_init_creates_it(
         result = run(args, tmp_path)
         assert result.returncode == 2, result
         line = one_line(result.stderr)
-        assert f"--data-dir {mistyped} does not exist" in line and "serve --init" in line, line
+        assert f"--data-dir {mistyped} does not exist" in line, line
+        assert "serve --init" in line, line
         assert not mistyped.exists()
 
 
@@ -521,7 +521,8 @@ def test_items_import_and_export_as_csv_and_a_backup_restores_into_another_data_
         archive = tmp_path / "warehouse.jsonl.gz"
         backed_up = run(["backup", "--out", str(archive), "--data-dir", str(source)], tmp_path)
         assert backed_up.returncode == 0, backed_up.stderr
-        assert "backed up" in backed_up.stdout and archive.is_file()
+        assert "backed up" in backed_up.stdout
+        assert archive.is_file()
 
     copy.mkdir()
     restored = run(["restore", str(archive), "--data-dir", str(copy)], tmp_path)
@@ -539,4 +540,5 @@ def test_items_import_and_export_as_csv_and_a_backup_restores_into_another_data_
         create_user_args("stock", copy, "--role", "MANAGER", "--password", "stock it 123"),
         tmp_path,
     )
-    assert taken.returncode == 2 and "taken" in one_line(taken.stderr)
+    assert taken.returncode == 2
+    assert "taken" in one_line(taken.stderr)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from bson import ObjectId
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 
 DELETE_BIN = "mutation($id: ID!) { deleteBin(id: $id) }"
@@ -36,7 +38,7 @@ def report(label: str, outcomes: list[str], retries: int) -> Counter[str]:
 
 
 async def gather_counting_retries(
-    resources: Resources, requests: list[Awaitable[dict[str, Any]]]
+    resources: Resources, requests: Sequence[Awaitable[dict[str, Any]]]
 ) -> tuple[list[dict[str, Any]], int]:
     before = resources.db.stats.retried
     bodies = list(await asyncio.gather(*requests))
@@ -144,7 +146,8 @@ async def test_concurrent_moves_and_fulfilments_never_lose_or_duplicate_a_unit(
     bodies, retries = await gather_counting_retries(resources, requests)
     fulfil_outcomes = [outcome(b) for k, b in zip(kinds, bodies, strict=True) if k == "fulfil"]
     move_outcomes = [outcome(b) for k, b in zip(kinds, bodies, strict=True) if k == "move"]
-    assert len(fulfil_outcomes) == len(orders) and len(move_outcomes) == len(moves)
+    assert len(fulfil_outcomes) == len(orders)
+    assert len(move_outcomes) == len(moves)
     report(
         "24 one-unit fulfilments (of 30 units) and 20 moves at once",
         [f"{k}:{outcome(b)}" for k, b in zip(kinds, bodies, strict=True)],
@@ -321,7 +324,8 @@ async def test_a_fulfilment_that_fails_midway_leaves_no_trace(
     assert steps.count("fulfil.pick") == 2, steps
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert error["extensions"]["requestId"] in error["message"]
-    assert "dropped" not in error["message"] and "Traceback" not in error["message"]
+    assert "dropped" not in error["message"]
+    assert "Traceback" not in error["message"]
     assert (
         await given.raw_state(resources.db, skus=skus, bin_ids=bins, order_ids=[placed["id"]])
         == before
@@ -367,7 +371,8 @@ async def test_twelve_concurrent_orders_with_one_idempotency_key_make_one_order(
     # The same key is another user's own key: it makes a different order, once.
     theirs, _ = await gather_counting_retries(resources, [place(other_customer) for _ in range(4)])
     their_ids = {b["data"]["createOrder"]["id"] for b in theirs}
-    assert len(their_ids) == 1 and their_ids != ids
+    assert len(their_ids) == 1
+    assert their_ids != ids
     assert await resources.db.orders.count_documents({"lines.sku": sku}) == 2
     created_by = {b["data"]["createOrder"]["createdBy"]["id"] for b in theirs}
     assert created_by == {other_customer.id}

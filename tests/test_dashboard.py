@@ -25,10 +25,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from starlette.applications import Starlette
 
-from tests.conftest import Account, make_account, unique
+from tests.accounts import PASSWORD, Account, make_account
+from tests.app_resources import resources_of
 from tests.livekit import LiveServer
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
@@ -36,12 +37,11 @@ from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
 try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
+    from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 except ImportError:  # only reachable without the `test` extra; the browser fixture says so
     async_playwright = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "correct horse battery"  # what make_account gives every account
 # Without the background-networking flags Chromium keeps dialling Google, which a closed network refuses.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -51,8 +51,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id location } }"
 CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }"
@@ -74,16 +74,6 @@ def browser_missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(f"{reason} (CI=true: the dashboard tests must run)", pytrace=False)
     pytest.skip(reason)
-
-
-def resources_of(app: Starlette) -> Resources:
-    for route in app.routes:
-        found = getattr(
-            getattr(route, "endpoint", None) or getattr(route, "app", None), "resources", None
-        )
-        if isinstance(found, Resources):
-            return found
-    raise AssertionError("the app has no resources")
 
 
 @dataclass
@@ -949,7 +939,7 @@ async def test_a_picker_receives_stock_where_putaway_suggests_and_walks_a_printe
         await page.get_by_role("button", name="Plan the walk").click()
         stops = page.locator("#walk-table tbody tr")
         await expect(stops).to_have_count(5)
-        locations = [await stops.nth(n).get_attribute("data-location") for n in range(5)]
+        locations = [await stops.nth(n).get_attribute("data-location") or "" for n in range(5)]
         assert sorted(locations) == ["A-02-1", "A-09-1", "B-08-2", "C-03-1", "D-08-1"]
         assert locations[0] == "A-02-1"  # from the depot, the nearest aisle first
         await expect(page.locator("#walk-summary")).to_contain_text("bay lengths")

@@ -23,8 +23,10 @@ from bson import ObjectId
 from graphql import build_schema
 
 from tests import given, test_schema
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.graphql.schema import export_sdl
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
@@ -614,8 +616,8 @@ async def test_a_count_refuses_bad_lines_and_unknown_bins(
 ) -> None:
     b = await given.bin(gql, manager.token)
     sku = unique("SKU")
-    for lines, extra in [([(sku, 1), (sku, 2)], {}), ([(sku, -1)], {}), ([], {})]:
-        body = await count(gql, manager.token, b["id"], lines, **extra)
+    for lines in [[(sku, 1), (sku, 2)], [(sku, -1)], []]:
+        body = await count(gql, manager.token, b["id"], lines)
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
     body = await count(gql, manager.token, str(ObjectId()), [(sku, 1)])
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, queries
 
-from tests.conftest import GraphQLClient, make_account
+from tests.accounts import make_account
+from tests.graphql_client import GraphQLClient
 from warehouse_gql.api.graphql.schema import build_schema
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role

@@ -8,8 +8,10 @@ from typing import Any
 from bson import ObjectId
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 
 UPDATE_BIN = (
@@ -62,7 +64,8 @@ async def test_a_new_bin_has_a_trimmed_location_and_is_empty(
 
 async def test_a_bin_of_capacity_zero_is_allowed(gql: GraphQLClient, manager: Account) -> None:
     created = await given.bin(gql, manager.token, capacity=0)
-    assert created["capacity"] == 0 and created["freeCapacity"] == 0
+    assert created["capacity"] == 0
+    assert created["freeCapacity"] == 0
 
 
 async def test_a_duplicate_location_is_a_conflict_whatever_its_case(
@@ -144,7 +147,8 @@ async def test_renaming_a_bin_keeps_its_stock_and_frees_the_old_location(
         UPDATE_BIN, {"id": b["id"], "i": {"location": f" {new_location} "}}, manager.token
     )
     assert data["updateBin"]["location"] == new_location
-    assert data["updateBin"]["currentLoad"] == 3 and data["updateBin"]["capacity"] == 10
+    assert data["updateBin"]["currentLoad"] == 3
+    assert data["updateBin"]["capacity"] == 10
     # The old location is free again.
     await gql.ok(given.CREATE_BIN, {"i": {"location": b["location"], "capacity": 1}}, manager.token)
 
@@ -202,7 +206,8 @@ async def test_creating_an_item_loads_its_bin_and_writes_a_create_movement(
 ) -> None:
     b = await given.bin(gql, manager.token, capacity=100)
     item = await given.item(gql, manager.token, bin_id=b["id"], quantity=30, name=" Widget ")
-    assert item["name"] == "Widget" and item["quantity"] == 30
+    assert item["name"] == "Widget"
+    assert item["quantity"] == 30
     assert item["bin"] == {**item["bin"], "id": b["id"], "currentLoad": 30, "freeCapacity": 70}
     assert await movements_of(gql, manager.token, item["sku"]) == [
         {
@@ -222,7 +227,8 @@ async def test_creating_an_empty_item_writes_no_movement(
 ) -> None:
     b = await given.bin(gql, manager.token)
     item = await given.item(gql, manager.token, bin_id=b["id"], quantity=0)
-    assert item["quantity"] == 0 and item["bin"]["currentLoad"] == 0
+    assert item["quantity"] == 0
+    assert item["bin"]["currentLoad"] == 0
     assert await movements_of(gql, manager.token, item["sku"]) == []
     await assert_invariants(resources.db, skus=[item["sku"]])
 
@@ -239,7 +245,8 @@ async def test_the_same_sku_twice_in_one_bin_is_a_conflict_and_changes_nothing(
         manager.token,
     )
     assert error["extensions"]["code"] == "CONFLICT"
-    assert item["sku"] in error["message"] and b["location"] in error["message"]
+    assert item["sku"] in error["message"]
+    assert b["location"] in error["message"]
     assert await given.raw_state(resources.db, skus=[item["sku"]], bin_ids=[b["id"]]) == before
 
 
@@ -259,7 +266,8 @@ async def test_the_same_sku_may_sit_in_several_bins(gql: GraphQLClient, manager:
     second = await given.bin(gql, manager.token)
     item = await given.item(gql, manager.token, bin_id=first["id"], quantity=1)
     other = await given.item(gql, manager.token, bin_id=second["id"], quantity=2, sku=item["sku"])
-    assert other["id"] != item["id"] and other["bin"]["id"] == second["id"]
+    assert other["id"] != item["id"]
+    assert other["bin"]["id"] == second["id"]
 
 
 async def test_creating_more_than_a_bin_holds_is_capacity_exceeded_and_changes_nothing(
@@ -424,9 +432,11 @@ async def test_moving_creates_the_target_item_with_the_same_name_and_returns_it(
     target = data["moveItem"]
     assert target["id"] != item["id"]
     assert (target["name"], target["sku"], target["quantity"]) == ("Gear", item["sku"], 8)
-    assert target["bin"]["id"] == target_bin["id"] and target["bin"]["currentLoad"] == 8
+    assert target["bin"]["id"] == target_bin["id"]
+    assert target["bin"]["currentLoad"] == 8
     source = (await gql.ok(GET_ITEM, {"id": item["id"]}, picker.token))["item"]
-    assert source["quantity"] == 12 and source["bin"]["currentLoad"] == 12
+    assert source["quantity"] == 12
+    assert source["bin"]["currentLoad"] == 12
     ledger = await movements_of(gql, manager.token, item["sku"])
     assert [(m["delta"], m["quantityAfter"], m["reason"], m["bin"]["id"]) for m in ledger] == [
         (20, 20, "create", source_bin["id"]),
@@ -449,9 +459,11 @@ async def test_moving_into_an_existing_item_adds_to_it(
         given.MOVE, {"id": item["id"], "to": target_bin["id"], "q": 10}, manager.token
     )
     assert data["moveItem"]["id"] == existing["id"]
-    assert data["moveItem"]["name"] == "Kept" and data["moveItem"]["quantity"] == 15
+    assert data["moveItem"]["name"] == "Kept"
+    assert data["moveItem"]["quantity"] == 15
     source = (await gql.ok(GET_ITEM, {"id": item["id"]}, manager.token))["item"]
-    assert source["quantity"] == 0 and source["bin"]["currentLoad"] == 0
+    assert source["quantity"] == 0
+    assert source["bin"]["currentLoad"] == 0
     await assert_invariants(resources.db, skus=[item["sku"]])
 
 
@@ -651,9 +663,11 @@ async def test_forty_concurrent_takes_of_one_unit_from_thirty_take_exactly_thirt
     )
     assert after == list(range(30))
     raw = await resources.db.items.find_one({"_id": ObjectId(item["id"])})
-    assert raw is not None and raw["quantity"] == 0
+    assert raw is not None
+    assert raw["quantity"] == 0
     raw_bin = await resources.db.bins.find_one({"_id": ObjectId(b["id"])})
-    assert raw_bin is not None and raw_bin["currentLoad"] == 0
+    assert raw_bin is not None
+    assert raw_bin["currentLoad"] == 0
     assert await resources.db.movements.count_documents({"itemId": ObjectId(item["id"])}) == 31
     await assert_invariants(resources.db, skus=[item["sku"]])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,10 @@ from asgi_lifespan import LifespanManager
 from graphql import get_introspection_query, parse
 from starlette.applications import Starlette
 
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.app_resources import resources_of
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.graphql.cost import measure
 from warehouse_gql.api.graphql.schema import build_schema
 from warehouse_gql.api.http import Resources, client_address
@@ -50,16 +53,6 @@ def address() -> str:
     """A client address of this test's own (documentation range 198.18.0.0/15)."""
     n = uuid.uuid4().int
     return f"198.18.{n % 250}.{(n >> 8) % 250 + 1}"
-
-
-def resources_of(app: Starlette) -> Resources:
-    for route in app.routes:
-        found = getattr(
-            getattr(route, "app", None) or getattr(route, "endpoint", None), "resources", None
-        )
-        if isinstance(found, Resources):
-            return found
-    raise AssertionError("the app has no resources")
 
 
 @pytest.fixture(scope="module")
@@ -426,7 +419,7 @@ async def test_other_doors_get_413_as_json_with_a_code(limited_http: httpx.Async
 
 
 @pytest.fixture
-def slow_stock_level(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
+def slow_stock_level(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     """stockLevel takes 30 s; the event is set when the slow call is cancelled."""
     import warehouse_gql.store.items
 
@@ -441,7 +434,7 @@ def slow_stock_level(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]
         return 0
 
     monkeypatch.setattr(warehouse_gql.store.items, "stock_level", slow)
-    yield cancelled
+    return cancelled
 
 
 async def test_an_operation_past_the_deadline_is_cancelled_with_service_unavailable(

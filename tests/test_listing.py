@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 
 ITEMS = (
     "query($p: String, $n: Boolean, $a: String, $f: Int) "

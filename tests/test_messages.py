@@ -3,7 +3,9 @@ refused when they hold control characters (through the GraphQL door, nothing cha
 
 from __future__ import annotations
 
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }"
 CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id name } }"

@@ -188,7 +188,8 @@ async def test_api_docs_serves_swagger_ui_from_the_package_with_no_other_origin(
     assert page.status_code == 200
     assert "default-src 'self'" in page.headers["content-security-policy"]
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert sources and all(s.startswith("/api/docs/assets/") for s in sources), sources
+    assert sources, page.text
+    assert all(s.startswith("/api/docs/assets/") for s in sources), sources
     assert 'data-url="/api/v1/openapi.json"' in page.text
     for source in sources:
         asset = await http.get(source)

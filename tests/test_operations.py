@@ -3,7 +3,6 @@ and CORS for browser clients on other origins."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -18,8 +17,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
 from tests.livekit import LiveServer, Subscriptions
+from tests.names import unique
+from tests.waiting import wait_for
 from warehouse_gql.app import create_app
 from warehouse_gql.logs import JsonFormatter
 from warehouse_gql.settings import Settings, SettingsError
@@ -78,13 +80,11 @@ async def metrics_until(
     http: httpx.AsyncClient, name: str, value: float, within: float = 10.0
 ) -> None:
     """Scrape until the gauge reads `value` (the server applies socket changes on its own time)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        text = (await http.get("/metrics")).text
-        if sample(text, name) == value:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"{name} never became {value}"
-        await asyncio.sleep(0.02)
+
+    async def reads_value() -> bool:
+        return sample((await http.get("/metrics")).text, name) == value
+
+    await wait_for(reads_value, timeout=within, what=f"{name} == {value}")
 
 
 async def test_metrics_count_open_sockets_and_running_subscriptions(
@@ -145,7 +145,8 @@ async def test_each_graphql_request_logs_one_json_line_with_id_user_operation_du
     assert line["code"] == "OK"
     assert line["status"] == 200
     assert line["door"] == "graphql"
-    assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] > 0
 
 
 def test_a_log_line_with_an_exception_is_still_one_json_object() -> None:

@@ -8,8 +8,10 @@ from typing import Any
 from bson import ObjectId
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 
 UPDATE_SHIPMENT = (
@@ -190,7 +192,8 @@ async def test_fulfilment_takes_the_fullest_bin_first_and_records_the_picks(
     level = await gql.ok("query($s: String!) { stockLevel(sku: $s) }", {"s": sku}, manager.token)
     assert level["stockLevel"] == 10
     raw = await resources.db.items.find_one({"_id": ObjectId(small["id"])})
-    assert raw is not None and raw["quantity"] == 5
+    assert raw is not None
+    assert raw["quantity"] == 5
     picked_by = await resources.db.movements.distinct("userId", {"orderId": ObjectId(placed["id"])})
     assert picked_by == [ObjectId(picker.id)]
     await assert_invariants(resources.db, skus=[sku], order_ids=[placed["id"]])
@@ -224,7 +227,8 @@ async def test_a_short_line_fails_the_whole_fulfilment_naming_the_sku_and_change
     assert plenty not in error["message"]
     assert await given.raw_state(resources.db, skus=skus, order_ids=[placed["id"]]) == before
     order = (await gql.ok(GET_ORDER, {"id": placed["id"]}, picker.token))["order"]
-    assert order["status"] == "PENDING" and order["picks"] == []
+    assert order["status"] == "PENDING"
+    assert order["picks"] == []
 
 
 async def test_an_order_cannot_be_fulfilled_twice(
@@ -280,7 +284,8 @@ async def test_a_fulfilled_order_cannot_be_cancelled(
     before = await given.raw_state(resources.db, order_ids=[fulfilled["id"]])
     error = await gql.error(given.CANCEL, {"id": fulfilled["id"]}, manager.token)
     assert error["extensions"]["code"] == "INVALID_TRANSITION"
-    assert "FULFILLED" in error["message"] and "CANCELLED" in error["message"]
+    assert "FULFILLED" in error["message"]
+    assert "CANCELLED" in error["message"]
     assert await given.raw_state(resources.db, order_ids=[fulfilled["id"]]) == before
 
 
@@ -314,7 +319,8 @@ async def test_a_pending_order_cannot_be_shipped(
     assert "PENDING" in error["message"]
     assert await resources.db.shipments.count_documents({"trackingNumber": tracking}) == 0
     order = (await gql.ok(GET_ORDER, {"id": placed["id"]}, picker.token))["order"]
-    assert order["status"] == "PENDING" and order["shipments"] == []
+    assert order["status"] == "PENDING"
+    assert order["shipments"] == []
 
 
 async def test_a_cancelled_order_cannot_be_shipped(
@@ -336,7 +342,8 @@ async def test_shipping_a_fulfilled_order_makes_it_shipped_and_the_shipment_in_t
     tracking = unique("TRK")
     fields = {"orderId": fulfilled["id"], "carrier": " UPS ", "trackingNumber": tracking}
     shipment = (await gql.ok(given.CREATE_SHIPMENT, {"i": fields}, picker.token))["createShipment"]
-    assert shipment["carrier"] == "UPS" and shipment["trackingNumber"] == tracking
+    assert shipment["carrier"] == "UPS"
+    assert shipment["trackingNumber"] == tracking
     assert shipment["status"] == "IN_TRANSIT"
     assert shipment["order"] == {"id": fulfilled["id"], "status": "SHIPPED"}
     # A second parcel for an order already shipped is allowed.
@@ -364,7 +371,8 @@ async def test_a_tracking_number_is_unique_per_carrier(
     assert tracking in error["message"]
     # The failed shipment changed nothing: the second order is still only FULFILLED.
     order = (await gql.ok(GET_ORDER, {"id": second["id"]}, picker.token))["order"]
-    assert order["status"] == "FULFILLED" and order["shipments"] == []
+    assert order["status"] == "FULFILLED"
+    assert order["shipments"] == []
     # The same number with another carrier is a different parcel.
     await gql.ok(
         given.CREATE_SHIPMENT,
@@ -417,7 +425,9 @@ async def test_concurrent_deliveries_of_one_shipment_all_return_it_delivered(
     assert {body["data"]["updateShipmentStatus"]["status"] for body in bodies} == {"DELIVERED"}
     raw = await resources.db.shipments.find_one({"_id": ObjectId(shipment["id"])})
     # One real change: created at revision 1, delivered at revision 2.
-    assert raw is not None and raw["status"] == "DELIVERED" and raw["revision"] == 2
+    assert raw is not None
+    assert raw["status"] == "DELIVERED"
+    assert raw["revision"] == 2
 
 
 async def test_updating_an_unknown_shipment_is_not_found(

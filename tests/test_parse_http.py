@@ -11,7 +11,9 @@ import pytest
 from starlette.applications import Starlette
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.settings import Settings
@@ -34,13 +36,13 @@ async def parse(
     *,
     body: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
-    **headers: str,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
     return await http.request(
         method,
         f"/parse/{path}",
-        headers=parse_headers(account, **headers),
+        headers=parse_headers(account, **(headers or {})),
         json=body,
         params=query,
     )
@@ -70,7 +72,7 @@ async def test_a_missing_or_wrong_application_id_is_unauthorized(
 async def test_the_master_key_is_refused_with_code_119(
     http: httpx.AsyncClient, manager: Account
 ) -> None:
-    response = await parse(http, "GET", "classes/Bin", manager, **{"X-Parse-Master-Key": "x"})
+    response = await parse(http, "GET", "classes/Bin", manager, headers={"X-Parse-Master-Key": "x"})
     assert response.status_code == 403
     assert response.json()["code"] == 119
 
@@ -140,7 +142,7 @@ async def test_log_in_with_a_wrong_password_is_404_code_101_and_with_the_right_o
 
 async def test_a_bad_session_token_is_400_code_209(http: httpx.AsyncClient) -> None:
     response = await http.get(
-        "/parse/classes/Order", headers=parse_headers(**{"X-Parse-Session-Token": "r:nonsense"})
+        "/parse/classes/Order", headers=APP | {"X-Parse-Session-Token": "r:nonsense"}
     )
     assert response.status_code == 400
     assert response.json() == {
@@ -159,7 +161,7 @@ async def test_no_session_is_403_code_119(http: httpx.AsyncClient) -> None:
 async def test_log_out_ends_the_session_on_every_api(
     http: httpx.AsyncClient, gql: GraphQLClient, resources: Resources
 ) -> None:
-    from tests.conftest import make_account
+    from tests.accounts import make_account
     from warehouse_gql.domain.access import Role
 
     account = await make_account(resources, Role.PICKER)
@@ -331,10 +333,10 @@ async def test_a_repeated_request_id_creates_one_order(
     body = {"customerName": name, "items": [{"sku": item["sku"], "quantity": 1}]}
     key = unique("req")
     first = await parse(
-        http, "POST", "classes/Order", customer, body=body, **{"X-Parse-Request-Id": key}
+        http, "POST", "classes/Order", customer, body=body, headers={"X-Parse-Request-Id": key}
     )
     again = await parse(
-        http, "POST", "classes/Order", customer, body=body, **{"X-Parse-Request-Id": key}
+        http, "POST", "classes/Order", customer, body=body, headers={"X-Parse-Request-Id": key}
     )
     assert first.status_code == again.status_code == 201
     assert first.json()["objectId"] == again.json()["objectId"]

@@ -22,7 +22,9 @@ import httpx
 import pytest
 
 from tests import given
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from tests.servers import ServerProcess
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
@@ -212,7 +214,8 @@ async def test_the_sdk_saves_objects_with_pointers_includes_and_increments_and_a
 
     item = await resources.db.items.find_one({"_id": ObjectId(seen["itemId"])})
     bin = await resources.db.bins.find_one({"_id": ObjectId(seen["binId"])})
-    assert item is not None and bin is not None
+    assert item is not None
+    assert bin is not None
     assert (item["quantity"], bin["currentLoad"]) == (9, 9)
     ledger = await resources.db.movements.find({"itemId": ObjectId(seen["itemId"])}).to_list()
     assert sorted((m["delta"], m["reason"]) for m in ledger) == [(4, "create"), (5, "parse")]

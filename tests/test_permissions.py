@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
 
@@ -704,7 +706,8 @@ def test_every_operation_of_the_matrix_exists_in_the_schema() -> None:
     covered = {operation for builds, *_ in MATRIX for operation in builds}
     query_type = schema.query_type
     mutation_type = schema.mutation_type
-    assert query_type is not None and mutation_type is not None
+    assert query_type is not None
+    assert mutation_type is not None
     assert covered <= set(query_type.fields) | set(mutation_type.fields)
 
 
@@ -780,7 +783,8 @@ async def test_a_customer_cancelling_someone_elses_order_gets_not_found_and_chan
     error = await gql.error(CANCEL_ORDER, {"id": order_id}, other_customer.token)
     assert error["extensions"]["code"] == "NOT_FOUND"
     doc = await resources.db.orders.find_one({"_id": ObjectId(order_id)})
-    assert doc is not None and doc["status"] == "PENDING"
+    assert doc is not None
+    assert doc["status"] == "PENDING"
 
 
 async def test_a_customer_cancels_their_own_pending_order(
@@ -802,7 +806,8 @@ async def test_a_customer_cannot_cancel_their_own_order_once_fulfilled(
     error = await gql.error(CANCEL_ORDER, {"id": order_id}, customer.token)
     assert error["extensions"]["code"] == "INVALID_TRANSITION"
     doc = await resources.db.orders.find_one({"_id": ObjectId(order_id)})
-    assert doc is not None and doc["status"] == "FULFILLED"
+    assert doc is not None
+    assert doc["status"] == "FULFILLED"
 
 
 async def test_a_customers_order_is_placed_in_their_own_name(
@@ -844,7 +849,8 @@ async def test_a_customer_reads_their_fulfilled_order_with_every_pick_bin_null(
     }
     data = await gql.ok(query, {"id": world.order_id}, manager.token)
     (pick,) = data["order"]["picks"]
-    assert pick["bin"]["items"] and {"sku": world.sku} in pick["bin"]["items"]
+    assert pick["bin"]["items"]
+    assert {"sku": world.sku} in pick["bin"]["items"]
 
 
 async def test_a_users_email_is_seen_by_managers_and_by_themselves_only(

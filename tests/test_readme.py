@@ -14,7 +14,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from graphql import OperationDefinitionNode, parse, print_ast
 
-from tests.test_dashboard import resources_of
+from tests.app_resources import resources_of
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
 from warehouse_gql.services import accounts

@@ -14,7 +14,9 @@ from bson import ObjectId
 
 import warehouse_gql.store.items
 from tests import given
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.api.rest.problems import refusal
 from warehouse_gql.domain.errors import PayloadTooLarge, RateLimited
@@ -70,7 +72,9 @@ async def test_a_bin_is_created_read_updated_and_deleted_with_locations_and_etag
     created = await new_bin(http, manager, capacity=50)
     bin = created.json()
     assert created.headers["location"] == f"{API}/bins/{bin['id']}"
-    assert bin["capacity"] == 50 and bin["currentLoad"] == 0 and bin["freeCapacity"] == 50
+    assert bin["capacity"] == 50
+    assert bin["currentLoad"] == 0
+    assert bin["freeCapacity"] == 50
 
     read = await http.get(created.headers["location"], headers=auth(manager))
     assert read.status_code == 200
@@ -81,11 +85,13 @@ async def test_a_bin_is_created_read_updated_and_deleted_with_locations_and_etag
         f"{API}/bins/{bin['id']}", json={"capacity": 80}, headers=auth(manager)
     )
     assert patched.status_code == 200
-    assert patched.json()["capacity"] == 80 and patched.json()["freeCapacity"] == 80
+    assert patched.json()["capacity"] == 80
+    assert patched.json()["freeCapacity"] == 80
     assert patched.headers["etag"] != read.headers["etag"]
 
     deleted = await http.delete(f"{API}/bins/{bin['id']}", headers=auth(manager))
-    assert deleted.status_code == 204 and deleted.content == b""
+    assert deleted.status_code == 204
+    assert deleted.content == b""
     problem(await http.get(f"{API}/bins/{bin['id']}", headers=auth(manager)), 404, "NOT_FOUND")
 
 
@@ -122,14 +128,16 @@ async def test_stock_moves_over_rest_keep_the_ledger_and_loads_exact(
         json={"delta": 5, "reason": "PO-1"},
         headers=auth(picker),
     )
-    assert adjusted.status_code == 200 and adjusted.json()["quantity"] == 15
+    assert adjusted.status_code == 200
+    assert adjusted.json()["quantity"] == 15
     moved = await http.post(
         f"{API}/items/{item['id']}/move",
         json={"toBinId": target["id"], "quantity": 6},
         headers=auth(picker),
     )
     assert moved.status_code == 200
-    assert moved.json()["binId"] == target["id"] and moved.json()["quantity"] == 6
+    assert moved.json()["binId"] == target["id"]
+    assert moved.json()["quantity"] == 6
 
     stock = await http.get(f"{API}/stock/{item['sku']}", headers=auth(picker))
     assert stock.json() == {"sku": item["sku"], "quantity": 15}
@@ -161,7 +169,8 @@ async def test_an_order_is_placed_fulfilled_shipped_and_delivered_over_rest(
     )
     assert placed.status_code == 201
     order = placed.json()
-    assert order["status"] == "PENDING" and order["createdById"] == customer.id
+    assert order["status"] == "PENDING"
+    assert order["createdById"] == customer.id
 
     fulfilled = await http.post(f"{API}/orders/{order['id']}/fulfill", headers=auth(picker))
     assert fulfilled.status_code == 200
@@ -179,7 +188,8 @@ async def test_an_order_is_placed_fulfilled_shipped_and_delivered_over_rest(
         json={"orderId": order["id"], "carrier": "DHL", "trackingNumber": unique("JD")},
         headers=auth(picker),
     )
-    assert shipped.status_code == 201 and shipped.json()["status"] == "IN_TRANSIT"
+    assert shipped.status_code == 201
+    assert shipped.json()["status"] == "IN_TRANSIT"
     shipment = shipped.json()
     delivered = await http.patch(
         f"{API}/shipments/{shipment['id']}", json={"status": "DELIVERED"}, headers=auth(picker)
@@ -299,7 +309,8 @@ async def test_a_stale_if_match_is_412_and_changes_nothing(
         json={"delta": -2, "reason": "breakage"},
         headers={**auth(manager), "If-Match": fresh.headers["etag"]},
     )
-    assert applied.status_code == 200 and applied.json()["quantity"] == 5
+    assert applied.status_code == 200
+    assert applied.json()["quantity"] == 5
     assert applied.headers["etag"] != fresh.headers["etag"]
 
 
@@ -321,7 +332,8 @@ async def test_two_concurrent_writes_with_one_if_match_let_exactly_one_through(
     assert sorted(r.status_code for r in responses) == [200, 412, 412, 412, 412, 412]
     winner = next(r for r in responses if r.status_code == 200).json()
     doc = await resources.db.items.find_one({"_id": ObjectId(item.json()["id"])})
-    assert doc is not None and doc["quantity"] == winner["quantity"]
+    assert doc is not None
+    assert doc["quantity"] == winner["quantity"]
     moved = await resources.db.movements.count_documents({"itemId": ObjectId(item.json()["id"])})
     assert moved == 2  # the create and the one write that applied
 
@@ -338,7 +350,8 @@ async def test_if_match_star_and_weak_tags_are_accepted_and_a_list_matches_any(
         json={"capacity": 70},
         headers={**auth(manager), "If-Match": f'"v999", W/{star.headers["etag"]}'},
     )
-    assert weak.status_code == 200 and weak.json()["capacity"] == 70
+    assert weak.status_code == 200
+    assert weak.json()["capacity"] == 70
 
 
 # Idempotency-Key
@@ -410,10 +423,12 @@ async def test_lists_page_oldest_first_with_next_cursor_total_count_and_link(
             assert link is None
             url = None
         else:
-            assert link is not None and link.endswith('>; rel="next"')
+            assert link is not None
+            assert link.endswith('>; rel="next"')
             url = link[1 : link.index(">")]
             assert f"after={page['nextCursor']}" in url
-    assert seen == made and pages == 3
+    assert seen == made
+    assert pages == 3
 
 
 async def test_a_page_size_or_cursor_out_of_range_is_422_naming_the_parameter(
@@ -463,9 +478,8 @@ async def test_a_body_that_is_not_json_is_400_and_a_wrong_shape_is_422_naming_th
         422,
         "BAD_USER_INPUT",
     )
-    assert (
-        missing["field"] == "location" and missing["detail"] == "The request body needs location."
-    )
+    assert missing["field"] == "location"
+    assert missing["detail"] == "The request body needs location."
     unknown = problem(
         await http.post(
             f"{API}/bins",
@@ -530,7 +544,8 @@ async def test_an_unexpected_error_is_a_masked_500_with_the_request_id(
     )
     body = problem(response, 500, "INTERNAL_SERVER_ERROR")
     assert body["requestId"] == "req-rest-500"
-    assert "secret" not in response.text and "Traceback" not in response.text
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
 
 
 # Sessions
@@ -546,14 +561,16 @@ async def test_sign_up_log_in_me_and_log_out_over_rest(http: httpx.AsyncClient) 
             "password": "long enough pw",
         },
     )
-    assert signed.status_code == 201 and signed.json()["user"]["role"] == "CUSTOMER"
+    assert signed.status_code == 201
+    assert signed.json()["user"]["role"] == "CUSTOMER"
     logged = await http.post(
         f"{API}/auth/login", json={"username": username, "password": "long enough pw"}
     )
     assert logged.status_code == 200
     token = logged.json()["token"]
     me = await http.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
-    assert me.json()["username"] == username and me.json()["email"] == f"{username}@example.com"
+    assert me.json()["username"] == username
+    assert me.json()["email"] == f"{username}@example.com"
     out = await http.post(f"{API}/auth/logout", headers={"Authorization": f"Bearer {token}"})
     assert out.status_code == 204
     problem(
@@ -570,7 +587,7 @@ async def test_sign_up_log_in_me_and_log_out_over_rest(http: httpx.AsyncClient) 
 async def test_a_manager_changes_a_role_with_if_match(
     http: httpx.AsyncClient, manager: Account, resources: Resources
 ) -> None:
-    from tests.conftest import make_account
+    from tests.accounts import make_account
     from warehouse_gql.domain.access import Role
 
     someone = await make_account(resources, Role.CUSTOMER)
@@ -586,7 +603,8 @@ async def test_a_manager_changes_a_role_with_if_match(
     changed = await http.patch(
         f"{API}/users/{someone.id}", json={"role": "PICKER"}, headers=auth(manager)
     )
-    assert changed.status_code == 200 and changed.json()["role"] == "PICKER"
+    assert changed.status_code == 200
+    assert changed.json()["role"] == "PICKER"
     assert (await http.get(f"{API}/bins?limit=1", headers=auth(someone))).status_code == 200
 
 
@@ -604,7 +622,8 @@ def test_a_refusal_before_the_door_is_a_problem_with_the_request_id() -> None:
         "requestId": "req-413",
     }
     limited, limited_headers, _ = refusal(RateLimited("Slow down.", retry_after=7), scope)
-    assert limited == 429 and dict(limited_headers)[b"retry-after"] == b"7"
+    assert limited == 429
+    assert dict(limited_headers)[b"retry-after"] == b"7"
 
 
 async def test_every_graphql_create_and_update_returns_the_times_a_later_read_returns(
@@ -696,7 +715,7 @@ async def test_an_area_can_answer_with_a_stream_of_its_own_and_the_document_says
 async def test_two_concurrent_role_changes_with_one_if_match_let_exactly_one_through(
     http: httpx.AsyncClient, manager: Account, resources: Resources
 ) -> None:
-    from tests.conftest import make_account
+    from tests.accounts import make_account
     from warehouse_gql.domain.access import Role
 
     someone = await make_account(resources, Role.CUSTOMER)
@@ -719,7 +738,8 @@ async def test_two_concurrent_role_changes_with_one_if_match_let_exactly_one_thr
     assert sorted(r.status_code for r in responses) == [200, 412]
     winner = next(r for r in responses if r.status_code == 200).json()["role"]
     doc = await resources.db.users.find_one({"_id": ObjectId(someone.id)})
-    assert doc is not None and doc["role"] == winner
+    assert doc is not None
+    assert doc["role"] == winner
 
 
 async def test_head_answers_with_the_status_and_etag_of_get(
@@ -737,8 +757,10 @@ async def test_if_none_match_with_the_current_etag_is_304_and_a_change_makes_it_
     created = await new_bin(http, manager)
     path, tag = created.headers["location"], created.headers["etag"]
     cached = await http.get(path, headers={**auth(manager), "If-None-Match": tag})
-    assert cached.status_code == 304 and cached.content == b""
+    assert cached.status_code == 304
+    assert cached.content == b""
     assert cached.headers["etag"] == tag
     await http.patch(path, json={"capacity": 7}, headers=auth(manager))
     changed = await http.get(path, headers={**auth(manager), "If-None-Match": tag})
-    assert changed.status_code == 200 and changed.json()["capacity"] == 7
+    assert changed.status_code == 200
+    assert changed.json()["capacity"] == 7

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import unique
 from tests.livekit import LiveServer, Subscriptions
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
@@ -52,11 +52,7 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
     own = dataclasses.replace(settings, mongodb_db=unique("wgql_contract").replace("-", "_"))
     server = LiveServer(create_app(own))
     await server.start()
-    resources = next(
-        found
-        for route in server.app.routes
-        if isinstance(found := getattr(getattr(route, "app", None), "resources", None), Resources)
-    )
+    resources = server.resources
     username = unique("boss")
     await accounts.create_user(
         resources.db,
@@ -175,10 +171,12 @@ async def test_a_client_generated_from_the_document_logs_in_creates_and_lists_bi
     page = await list_bins.asyncio(client=client, location_prefix=prefix, limit=10)
     assert isinstance(page, models.BinPage), page
     assert [(b.location, b.capacity, b.current_load) for b in page.data] == [(f"{prefix}-1", 40, 0)]
-    assert page.total_count == 1 and page.next_cursor is None
+    assert page.total_count == 1
+    assert page.next_cursor is None
 
     refused = await list_bins.asyncio(client=anonymous)
-    assert isinstance(refused, models.Problem) and refused.code.value == "UNAUTHENTICATED"
+    assert isinstance(refused, models.Problem)
+    assert refused.code.value == "UNAUTHENTICATED"
 
 
 async def test_a_stock_change_made_over_rest_reaches_a_graphql_subscription(live: Live) -> None:
@@ -207,5 +205,6 @@ async def test_a_stock_change_made_over_rest_reaches_a_graphql_subscription(live
         finally:
             await subscriber.close()
     change = event["itemChanged"]
-    assert change["kind"] == "UPDATED" and change["item"]["sku"] == sku
+    assert change["kind"] == "UPDATED"
+    assert change["item"]["sku"] == sku
     assert change["item"]["quantity"] == 6

@@ -22,7 +22,9 @@ from pymongo.monitoring import (
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from tests.conftest import Account, GraphQLClient, make_account, unique
+from tests.accounts import Account, make_account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import mongo_client

@@ -1,4 +1,6 @@
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 
 
 async def test_a_manager_creates_a_bin_and_an_item_and_reads_them_back(
@@ -11,7 +13,9 @@ async def test_a_manager_creates_a_bin_and_an_item_and_reads_them_back(
         manager.token,
     )
     bin = data["createBin"]
-    assert bin["location"] == loc and bin["currentLoad"] == 0 and bin["freeCapacity"] == 100
+    assert bin["location"] == loc
+    assert bin["currentLoad"] == 0
+    assert bin["freeCapacity"] == 100
     sku = unique("SKU")
     item = (
         await gql.ok(
@@ -20,7 +24,8 @@ async def test_a_manager_creates_a_bin_and_an_item_and_reads_them_back(
             manager.token,
         )
     )["createItem"]
-    assert item["quantity"] == 30 and item["bin"]["currentLoad"] == 30
+    assert item["quantity"] == 30
+    assert item["bin"]["currentLoad"] == 30
     data = await gql.ok(
         "query($s: String!) { stockLevel(sku: $s) items(sku: $s) { totalCount edges { node { sku bin { location } } } } }",
         {"s": sku},

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.conftest import Account, make_account, unique
+from tests.accounts import Account, make_account
 from tests.livekit import LiveServer, Subscriptions
+from tests.names import unique
 from tests.test_live import ITEM_CHANGED, connected, stocked_item
+from tests.waiting import wait_for
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.access import Role
 
@@ -225,10 +227,11 @@ async def test_a_session_opens_at_most_twenty_sockets_the_next_is_closed_with_44
     extra = Subscriptions(a.ws_url, legacy=legacy)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await extra.connect({"authorization": f"Bearer {user.token}"})
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4429
     # Closing one makes room for another.
     await sockets.pop().close()
-    await _until(lambda: a.resources.events.sessions.sockets.count(_hash(user.token)) == 19)
+    await wait_for(lambda: a.resources.events.sessions.sockets.count(_hash(user.token)) == 19)
     sockets.append(await connected(a, user, legacy=legacy))
     for socket in sockets:
         await socket.close()
@@ -237,7 +240,7 @@ async def test_a_session_opens_at_most_twenty_sockets_the_next_is_closed_with_44
 async def _running(server: LiveServer, user: Account, count: int = 1) -> None:
     """Until the server runs `count` subscriptions on the user's sockets."""
     sockets = server.resources.events.sessions.sockets
-    await _until(
+    await wait_for(
         lambda: sum(len(getattr(s.owner, "running", ())) for s in sockets.of_user(user.id)) >= count
     )
 
@@ -246,13 +249,6 @@ def _hash(token: str) -> str:
     from warehouse_gql.services.sessions import hash_token
 
     return hash_token(token)
-
-
-async def _until(condition: Any, within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("legacy", PROTOCOLS)
@@ -269,9 +265,9 @@ async def test_a_socket_runs_at_most_a_hundred_subscriptions_the_next_is_rate_li
     assert (refused["id"], refused["type"], codes(refused)) == (over, "error", ["RATE_LIMITED"])
     # Completing one makes room for the next, which is admitted (and counted) again.
     await client.complete("1")
-    await _until(lambda: _subscriptions_of(a, user) == 99)
+    await wait_for(lambda: _subscriptions_of(a, user) == 99)
     await client.subscribe(ITEM_CHANGED, {"sku": "cap-again"})
-    await _until(lambda: _subscriptions_of(a, user) == 100)
+    await wait_for(lambda: _subscriptions_of(a, user) == 100)
     await client.close()
 
 
@@ -285,16 +281,16 @@ async def test_closing_sockets_gives_back_every_subscription_queue_and_slot(
 ) -> None:
     a, _ = servers
     here = a.resources.events
-    await _until(lambda: len(here.sessions.sockets) == 0 and here.subscribers() == 0)
+    await wait_for(lambda: len(here.sessions.sockets) == 0 and here.subscribers() == 0)
     users = [await make_account(resources, Role.PICKER) for _ in range(3)]
     clients = [await connected(a, u) for u in users for _ in range(3)]
     for n, client in enumerate(clients):
         await client.subscribe(ITEM_CHANGED, {"sku": f"leak-{n}"})
         await client.subscribe('subscription { lowStock(threshold: 0, sku: "none") { kind } }')
-    await _until(lambda: here.sessions.subscriptions.running == 2 * len(clients))
+    await wait_for(lambda: here.sessions.subscriptions.running == 2 * len(clients))
     for client in clients:
         await client.close()
-    await _until(
+    await wait_for(
         lambda: (
             len(here.sessions.sockets) == 0
             and here.subscribers() == 0

@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 import warehouse_gql.store.items
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id location } }"
@@ -156,7 +158,8 @@ async def test_a_document_or_variable_error_is_bad_user_input(
     response = await http.post("/graphql", json={"query": query, "variables": variables})
     body = response.json()
     assert "data" not in body
-    assert codes(body) and set(codes(body)) == {"BAD_USER_INPUT"}
+    assert codes(body)
+    assert set(codes(body)) == {"BAD_USER_INPUT"}
 
 
 @pytest.mark.parametrize(

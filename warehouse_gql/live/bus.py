@@ -149,3 +149,9 @@ class EventBus:
     def subscribers(self) -> int:
         """Local subscriber queues open now (every channel)."""
         return sum(len(q) for q in self._local.values())
+
+    def listeners(self, channel: str) -> frozenset[_Queue]:
+        """The local subscriber queues of `channel` now: a subscription listens from the moment
+        its queue is here, so a new member of this set is a subscription that will get the
+        next event."""
+        return frozenset(self._local[channel])

@@ -159,3 +159,9 @@ class SharedStreams:
 
     def __len__(self) -> int:
         return len(self._groups)
+
+    def members(self, key: Hashable) -> int:
+        """The subscribers of one group now (0 when it has none): a member gets every result
+        from the moment it joined."""
+        group = self._groups.get(key)
+        return 0 if group is None else group.members

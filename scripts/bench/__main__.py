@@ -1,0 +1,179 @@
+"""`python -m scripts.bench [SCENARIO ...]`: start the processes, load, run, report, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from warehouse_gql.store import invariants
+from warehouse_gql.store.database import Database
+
+from . import __doc__ as usage
+from . import launcher, report, scenarios
+from .dataset import FULL, QUICK, Document, Size, create_manager, load_dataset
+from .load import Api, Bench, RawHttp, Result
+
+LOG_IN = "mutation($u: String!, $p: String!) { logIn(username: $u, password: $p) { token } }"
+
+
+async def broken_invariants(mongodb_url: str, db_name: str) -> list[str]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_url, tz_aware=True)
+    try:
+        return (await invariants.broken_anywhere(Database(client, db_name)))[:20]
+    finally:
+        await client.close()
+
+
+async def run(
+    args: argparse.Namespace,
+    size: Size,
+    names: list[str],
+    database: launcher.DatabaseServer,
+    redis_url: str,
+) -> int:
+    mongodb_url = database.url
+    db_name = f"bench_{os.getpid()}_{int(time.time())}"
+    duration = args.duration or size.duration
+    started = time.monotonic()
+    print(f"bench: database {db_name}; loading the dataset", flush=True)
+    manager_id, username, password = create_manager(mongodb_url, db_name)
+    t = time.monotonic()
+    with launcher.server(mongodb_url, redis_url, db_name, Path(args.server_log)) as srv:
+        # The server made the indexes on start: load after, as a live warehouse would have.
+        data = load_dataset(mongodb_url, db_name, size, manager_id)
+        print(
+            f"bench: {size.bins} bins, {size.items} items, {size.skus} skus, {size.orders} orders"
+            f" loaded in {time.monotonic() - t:.1f} s; server pid {srv.pid}",
+            flush=True,
+        )
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(base_url=srv.url, timeout=60, limits=limits) as client:
+            api = Api(client, RawHttp(srv.url) if args.http_client == "raw" else None)
+            token = (await api.call(LOG_IN, {"u": username, "p": password}))["logIn"]["token"]
+            client.headers["Authorization"] = f"Bearer {token}"
+            if api.raw is not None:
+                api.raw.authorization = f"Authorization: Bearer {token}\r\n"
+            bench = Bench(
+                api=api,
+                server=srv,
+                data=data,
+                size=size,
+                duration=duration,
+                token=token,
+                mongodb_url=mongodb_url,
+                db_name=db_name,
+                db_pid=database.pid,
+                subscribers=tuple(args.subscribers or size.fanout),
+                events=args.events or size.events,
+            )
+            results: list[Result] = []
+            for name in names:
+                results += await scenarios.ALL[name].run(bench)
+            if api.raw is not None:
+                api.raw.close()
+        problems = await broken_invariants(mongodb_url, db_name)
+    mongo = AsyncMongoClient[Document](mongodb_url)
+    try:
+        await mongo.drop_database(db_name)
+    finally:
+        await mongo.close()
+    rows = [r.row() for r in results]
+    baseline = next((r["rps"] for r in rows if r["scenario"] == "baseline"), None)
+    read = next((r for r in rows if r["scenario"] == "read"), None)
+    if read is not None and baseline:
+        read["baseline_ratio"] = round(read["rps"] / baseline, 3)
+    print()
+    print(report.table(rows, baseline))
+    print()
+    print("invariants:", "hold" if not problems else f"BROKEN: {problems}")
+    written = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "dataset": size.__dict__ | {"fanout": list(size.fanout)},
+        "duration_s": duration,
+        "http_client": args.http_client,
+        "database": "MONGODB_URL" if os.environ.get("MONGODB_URL") else "SecantusDB",
+        "scenarios": rows,
+        "invariants": problems,
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    await asyncio.to_thread(Path(args.out).write_text, json.dumps(written, indent=2) + "\n")
+    print(f"bench: wrote {args.out} after {written['wall_seconds']} s")
+    errors = sum(r["errors"] for r in rows)
+    return 1 if problems or errors else 0
+
+
+def parse_args() -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench", description=(usage or "").splitlines()[0]
+    )
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"any of {', '.join(scenarios.ALL)}; none: {' '.join(scenarios.DEFAULTS)}",
+    )
+    parser.add_argument("--only", help="the same, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="tiny dataset and short runs")
+    parser.add_argument("--duration", type=float, help="measured seconds per scenario")
+    parser.add_argument(
+        "--out", default="bench-results.json", help="where to write the JSON report"
+    )
+    parser.add_argument(
+        "--subscribers", type=int, action="append", help="fan-out sizes (repeatable)"
+    )
+    parser.add_argument("--events", type=int, help="fan-out mutations per size")
+    parser.add_argument(
+        "--http-client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="the load's HTTP client: a minimal keep-alive one (default), or httpx",
+    )
+    parser.add_argument(
+        "--server-log", default=os.path.join(tempfile.gettempdir(), "bench-server.log")
+    )
+    args = parser.parse_args()
+    named = [*args.scenarios, *(args.only.split(",") if args.only else [])]
+    unknown = [name for name in named if name not in scenarios.ALL]
+    if unknown:
+        parser.error(
+            f"unknown scenario {', '.join(unknown)}; choose from {', '.join(scenarios.ALL)}"
+        )
+    # Named ones run in the registry's order, each once.
+    names = [name for name in scenarios.ALL if name in named] if named else scenarios.DEFAULTS
+    return args, names
+
+
+def main() -> None:
+    args, names = parse_args()
+    size = QUICK if args.quick else FULL
+    # Subscribers need a file descriptor each, on both ends.
+    with contextlib.suppress(ValueError, OSError):
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    with contextlib.ExitStack() as stack:
+        url = os.environ.get("MONGODB_URL")
+        database = launcher.DatabaseServer(url) if url else stack.enter_context(launcher.secantus())
+        redis_url = os.environ.get("REDIS_URL") or stack.enter_context(launcher.valkey())
+        code = asyncio.run(run(args, size, names, database, redis_url))
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

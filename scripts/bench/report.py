@@ -1,0 +1,56 @@
+"""What a run prints and writes: one table, and the JSON report with the machine it ran on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def table(rows: list[dict[str, Any]], baseline_rps: float | None) -> str:
+    header = (
+        f"{'scenario':<18}{'conc':>6}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'cpu ms/req':>12}{'db ms/req':>11}{'load ms/req':>13}{'rss MB':>9}{'errors':>8}  notes"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        note = ""
+        if r["scenario"] == "read" and baseline_rps:
+            note = f"{r['rps'] / baseline_rps:.0%} of baseline"
+        if r["scenario"].startswith("fan-out"):
+            note = (
+                f"all delivered: median {r['all_delivered_median_ms']} ms,"
+                f" max {r['all_delivered_max_ms']} ms; missed {r['missed_deliveries']};"
+                f" {r['rss_kb_per_subscription']} KB/subscription"
+            )
+
+        def cell(v: Any, width: int) -> str:
+            return f"{'-' if v is None else v:>{width}}"
+
+        lines.append(
+            f"{r['scenario']:<18}{r['concurrency']:>6}{cell(r['rps'], 9)}{cell(r['p50_ms'], 9)}"
+            f"{cell(r['p95_ms'], 9)}{cell(r['p99_ms'], 9)}{cell(r['cpu_ms_per_request'], 12)}"
+            f"{cell(r.get('db_cpu_ms_per_request'), 11)}"
+            f"{cell(r.get('client_cpu_ms_per_request'), 13)}"
+            f"{cell(r['rss_mb'], 9)}{r['errors']:>8}  {note}"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+    }
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
