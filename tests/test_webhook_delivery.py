@@ -235,7 +235,9 @@ async def test_a_receiver_that_fails_first_gets_the_same_signed_message_again_an
     assert [a.status_code for a in delivery.attempts] == [500, 204]
     assert delivery.next_attempt_at is None
     webhook = await store.get_webhook(db, ObjectId(webhook_id))
-    assert webhook is not None and webhook.enabled and webhook.failing_since is None
+    assert webhook is not None
+    assert webhook.enabled
+    assert webhook.failing_since is None
 
 
 async def test_the_retry_is_scheduled_by_the_backoff_and_the_schedule_is_logged(
@@ -257,7 +259,8 @@ async def test_the_retry_is_scheduled_by_the_backoff_and_the_schedule_is_logged(
         assert pending.state is DeliveryState.PENDING
         assert pending.next_attempt_at == pending.attempts[0].at + timedelta(seconds=1)
         webhook = await store.get_webhook(db, ObjectId(webhook_id))
-        assert webhook is not None and webhook.failing_since == pending.attempts[0].at
+        assert webhook is not None
+        assert webhook.failing_since == pending.attempts[0].at
         await receiver.next(name)
         pending = await until(lambda: _with_attempts(db, webhook_id, 2))
         assert pending.next_attempt_at == pending.attempts[1].at + timedelta(seconds=2)
@@ -268,9 +271,11 @@ async def test_the_retry_is_scheduled_by_the_backoff_and_the_schedule_is_logged(
     assert [a.status_code for a in done.attempts] == [503, 502, 204]
     # Each retry waited at least its delay after the attempt before it.
     gaps = [b.at - a.at for a, b in zip(done.attempts, done.attempts[1:], strict=False)]
-    assert gaps[0] >= timedelta(seconds=1) and gaps[1] >= timedelta(seconds=2)
+    assert gaps[0] >= timedelta(seconds=1)
+    assert gaps[1] >= timedelta(seconds=2)
     webhook = await store.get_webhook(db, ObjectId(webhook_id))
-    assert webhook is not None and webhook.failing_since is None
+    assert webhook is not None
+    assert webhook.failing_since is None
 
 
 async def _with_attempts(db: Database, webhook_id: str, count: int) -> rules.WebhookDelivery | None:
@@ -381,7 +386,8 @@ async def test_an_endpoint_failing_for_the_give_up_period_is_disabled_and_flagge
     assert webhook is not None
     assert webhook.enabled is False
     assert webhook.disabled_at == failed.attempts[-1].at
-    assert webhook.disabled_reason is not None and "HTTP 500" in webhook.disabled_reason
+    assert webhook.disabled_reason is not None
+    assert "HTTP 500" in webhook.disabled_reason
     assert len(await log_of(db, webhook_id)) == 1
 
 
@@ -422,7 +428,8 @@ async def test_in_production_the_worker_never_calls_a_private_address(
         await running.stop()
     [attempt] = delivery.attempts
     assert attempt.status_code is None
-    assert attempt.error is not None and "public addresses" in attempt.error
+    assert attempt.error is not None
+    assert "public addresses" in attempt.error
     assert receiver.inboxes[name].empty()
 
 
@@ -514,7 +521,8 @@ async def test_a_webhook_leased_by_another_process_waits_until_that_lease_runs_o
         await running.stop()
     assert verified(got, secret)["data"]["id"] == change.id
     after = await db.webhooks.find_one({"_id": ObjectId(webhook_id)})
-    assert after is not None and after["leaseOwner"] is None  # handed back on stop
+    assert after is not None
+    assert after["leaseOwner"] is None
 
 
 async def _rounds_at_least(running: WebhookWorker, count: int) -> bool:

@@ -11,7 +11,9 @@ import pytest
 from bson import ObjectId
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from tests.conftest import Account, GraphQLClient, unique
+from tests.accounts import Account
+from tests.graphql_client import GraphQLClient
+from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain import webhooks as rules
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind
@@ -70,7 +72,8 @@ async def test_a_manager_registers_a_webhook_and_sees_its_secret_only_once(
     assert webhook["description"] == "ERP"
     assert webhook["lowStockThreshold"] == 5
     assert webhook["enabled"] is True
-    assert webhook["failingSince"] is None and webhook["disabledAt"] is None
+    assert webhook["failingSince"] is None
+    assert webhook["disabledAt"] is None
 
     one = await gql.ok(
         "query($id: ID!) { webhook(id: $id) { id url } }", {"id": webhook["id"]}, manager.token
@@ -251,7 +254,8 @@ async def test_only_managers_manage_webhooks_on_both_doors(
     assert await gql.code(LIST) == "UNAUTHENTICATED"
     assert (await http.get("/api/v1/webhooks")).status_code == 401
     assert len(await stored(resources, url)) == 1
-    assert not await stored(resources, f"{url}-2") and not await stored(resources, f"{url}-3")
+    assert not await stored(resources, f"{url}-2")
+    assert not await stored(resources, f"{url}-3")
     await gql.ok(DELETE, {"id": webhook_id}, manager.token)
 
 
@@ -276,9 +280,11 @@ async def test_webhooks_over_rest_are_created_listed_read_logged_and_deleted(
     assert response.headers["location"] == f"/api/v1/webhooks/{webhook['id']}"
 
     read = await http.get(response.headers["location"], headers=auth(manager))
-    assert read.status_code == 200 and read.json() == webhook
+    assert read.status_code == 200
+    assert read.json() == webhook
     listed = (await http.get("/api/v1/webhooks", headers=auth(manager))).json()
-    assert webhook in listed["data"] and listed["nextCursor"] is None
+    assert webhook in listed["data"]
+    assert listed["nextCursor"] is None
     assert "secret" not in str(listed)
     log = await http.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=auth(manager))
     assert log.status_code == 200
@@ -287,19 +293,22 @@ async def test_webhooks_over_rest_are_created_listed_read_logged_and_deleted(
     bad = await http.post(
         "/api/v1/webhooks", json={"url": "gopher://x", "events": ["NO_SUCH"]}, headers=auth(manager)
     )
-    assert bad.status_code == 422 and bad.json()["code"] == "BAD_USER_INPUT"
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "BAD_USER_INPUT"
     bad = await http.post(
         "/api/v1/webhooks",
         json={"url": "gopher://x", "events": ["ORDER_CREATED"]},
         headers=auth(manager),
     )
-    assert bad.status_code == 422 and "url" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert "url" in bad.json()["detail"]
 
     assert read.headers["etag"] == response.headers["etag"] == '"r1"'
     stale = await http.delete(
         f"/api/v1/webhooks/{webhook['id']}", headers={**auth(manager), "If-Match": '"r0"'}
     )
-    assert stale.status_code == 412 and stale.json()["code"] == "PRECONDITION_FAILED"
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "PRECONDITION_FAILED"
     assert len(await stored(resources, url)) == 1
     gone = await http.delete(
         f"/api/v1/webhooks/{webhook['id']}",
@@ -308,7 +317,8 @@ async def test_webhooks_over_rest_are_created_listed_read_logged_and_deleted(
     assert gone.status_code == 204
     assert (await http.get(response.headers["location"], headers=auth(manager))).status_code == 404
     again = await http.delete(f"/api/v1/webhooks/{webhook['id']}", headers=auth(manager))
-    assert again.status_code == 404 and again.json()["code"] == "NOT_FOUND"
+    assert again.status_code == 404
+    assert again.json()["code"] == "NOT_FOUND"
     assert not await stored(resources, url)
 
 
