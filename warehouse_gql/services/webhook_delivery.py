@@ -38,8 +38,6 @@ from warehouse_gql.store.database import Database
 
 log = logging.getLogger(__name__)
 
-# How often the backlog gauge is counted again.
-BACKLOG_EVERY_S = 10.0
 # Which feed entities each event is made of (the worker reads only those).
 ENTITIES = {
     WebhookEvent.ORDER_CREATED: ChangeEntity.ORDER,
@@ -63,6 +61,7 @@ class WebhookWorker:
         lease: timedelta = timedelta(seconds=30),
         batch: int = 100,
         owner: str | None = None,
+        backlog_every_s: float = 10.0,
     ) -> None:
         self.db = db
         self.production = production
@@ -78,7 +77,7 @@ class WebhookWorker:
         self._working: dict[str, asyncio.Task[None]] = {}
         # Rounds finished since start (tests wait on it).
         self.rounds = 0
-        self._backlog_every = max(1, round(BACKLOG_EVERY_S / poll_interval))
+        self._backlog_every = max(1, round(backlog_every_s / poll_interval))
 
     async def start(self) -> None:
         self._sender = WebhookSender(timeout=self.timeout)
@@ -102,6 +101,7 @@ class WebhookWorker:
             await self._sender.close()
 
     async def _run(self) -> None:
+        failing = False
         while True:
             try:
                 await self.round()
@@ -109,7 +109,14 @@ class WebhookWorker:
                 raise
             except Exception:
                 # The database may be down: try again next round, the state is all there.
-                log.warning("webhook round failed", exc_info=True)
+                # Said once per outage, not once per round.
+                if not failing:
+                    log.warning("webhook delivery paused: a round failed", exc_info=True)
+                failing = True
+            else:
+                if failing:
+                    log.info("webhook delivery resumed")
+                failing = False
             await asyncio.sleep(self.poll_interval)
 
     async def round(self) -> None:
@@ -211,10 +218,11 @@ class WebhookWorker:
                 at=now,
             )
         if attempt.status_code is not None and rules.is_success(attempt.status_code):
+            # Recovered first: whoever sees the delivery DELIVERED sees the endpoint healthy.
+            await store.mark_succeeding(self.db, webhook.id)
             await store.record_attempt(
                 self.db, delivery, attempt, state=DeliveryState.DELIVERED, next_attempt_at=None
             )
-            await store.mark_succeeding(self.db, webhook.id)
             return True
         await self._failed(target, delivery, attempt)
         return False
