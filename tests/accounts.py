@@ -21,8 +21,9 @@ class Account:
     role: Role
 
 
-async def make_account(resources: Resources, role: Role) -> Account:
-    username = unique(role.value.lower())
+async def make_account(resources: Resources, role: Role, username: str | None = None) -> Account:
+    """A new user of `role`, logged in; a unique username unless one is given."""
+    username = username or unique(role.value.lower())
     user = await accounts.create_user(
         resources.db,
         resources.passwords,

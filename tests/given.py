@@ -33,7 +33,7 @@ MOVE = (
     f"{{ moveItem(id: $id, toBinId: $to, quantity: $q) {{ {ITEM} }} }}"
 )
 CREATE_ORDER = f"mutation($i: CreateOrderInput!) {{ createOrder(input: $i) {{ {ORDER} }} }}"
-FULFIL = f"mutation($id: ID!) {{ fulfillOrder(id: $id) {{ {ORDER} }} }}"
+FULFILL = f"mutation($id: ID!) {{ fulfillOrder(id: $id) {{ {ORDER} }} }}"
 CANCEL = f"mutation($id: ID!) {{ cancelOrder(id: $id) {{ {ORDER} }} }}"
 CREATE_SHIPMENT = (
     f"mutation($i: CreateShipmentInput!) {{ createShipment(input: $i) {{ {SHIPMENT} }} }}"

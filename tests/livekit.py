@@ -15,6 +15,7 @@ import websockets
 from starlette.applications import Starlette
 
 from tests.app_resources import resources_of
+from tests.graphql_client import GraphQLClient
 from tests.waiting import wait_for
 from warehouse_gql.api.http import Resources
 from warehouse_gql.embedded import free_port
@@ -62,21 +63,15 @@ class LiveServer:
     async def graphql(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with httpx.AsyncClient(base_url=self.http_url, timeout=30) as client:
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-            )
-        body: dict[str, Any] = response.json()
-        return body
+            return await GraphQLClient(client).post(query, variables, token)
 
     async def ok(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        body = await self.graphql(query, variables, token)
-        assert not body.get("errors"), body["errors"]
-        data: dict[str, Any] = body["data"]
-        return data
+        """The `data` of a request that must succeed."""
+        async with httpx.AsyncClient(base_url=self.http_url, timeout=30) as client:
+            return await GraphQLClient(client).ok(query, variables, token)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Real servers for the test suite: SecantusDB and valkey-server as subprocesses on free ports."""
+"""Real servers for the test suite (and the benchmark's valkey-server): SecantusDB and
+valkey-server as subprocesses on free ports."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ async def test_forty_concurrent_fulfilments_over_twenty_five_units_fulfil_exactl
     await stock(gql, manager.token, sku, [10, 8, 7])
     orders = [await given.order(gql, customer.token, [(sku, 1)]) for _ in range(40)]
     bodies, retries = await gather_counting_retries(
-        resources, [gql.post(given.FULFIL, {"id": o["id"]}, picker.token) for o in orders]
+        resources, [gql.post(given.FULFILL, {"id": o["id"]}, picker.token) for o in orders]
     )
     counted = report(
         "40 concurrent fulfilments over 25 units", [outcome(b) for b in bodies], retries
@@ -101,7 +101,7 @@ async def test_concurrent_two_line_fulfilments_are_all_or_nothing(
         for i in range(20)
     ]
     bodies, retries = await gather_counting_retries(
-        resources, [gql.post(given.FULFIL, {"id": o["id"]}, picker.token) for o in orders]
+        resources, [gql.post(given.FULFILL, {"id": o["id"]}, picker.token) for o in orders]
     )
     counted = report(
         "20 concurrent two-line fulfilments over 20 x and 15 y",
@@ -131,8 +131,8 @@ async def test_concurrent_moves_and_fulfilments_never_lose_or_duplicate_a_unit(
     requests: list[Awaitable[dict[str, Any]]] = []
     for i in range(max(len(orders), len(moves))):
         if i < len(orders):
-            kinds.append("fulfil")
-            requests.append(gql.post(given.FULFIL, {"id": orders[i]["id"]}, picker.token))
+            kinds.append("fulfill")
+            requests.append(gql.post(given.FULFILL, {"id": orders[i]["id"]}, picker.token))
         if i < len(moves):
             source, target, quantity = moves[i]
             kinds.append("move")
@@ -144,9 +144,9 @@ async def test_concurrent_moves_and_fulfilments_never_lose_or_duplicate_a_unit(
                 )
             )
     bodies, retries = await gather_counting_retries(resources, requests)
-    fulfil_outcomes = [outcome(b) for k, b in zip(kinds, bodies, strict=True) if k == "fulfil"]
+    fulfill_outcomes = [outcome(b) for k, b in zip(kinds, bodies, strict=True) if k == "fulfill"]
     move_outcomes = [outcome(b) for k, b in zip(kinds, bodies, strict=True) if k == "move"]
-    assert len(fulfil_outcomes) == len(orders)
+    assert len(fulfill_outcomes) == len(orders)
     assert len(move_outcomes) == len(moves)
     report(
         "24 one-unit fulfilments (of 30 units) and 20 moves at once",
@@ -154,17 +154,17 @@ async def test_concurrent_moves_and_fulfilments_never_lose_or_duplicate_a_unit(
         retries,
     )
     assert set(move_outcomes) <= {"ok", "INSUFFICIENT_STOCK"}
-    assert set(fulfil_outcomes) <= {"ok", "INSUFFICIENT_STOCK"}
+    assert set(fulfill_outcomes) <= {"ok", "INSUFFICIENT_STOCK"}
 
     docs = await resources.db.orders.find(
         {"_id": {"$in": [ObjectId(o["id"]) for o in orders]}}
     ).to_list()
     picked = sum(p["quantity"] for o in docs if o["status"] == "FULFILLED" for p in o["picks"])
-    assert picked == fulfil_outcomes.count("ok")
+    assert picked == fulfill_outcomes.count("ok")
     # Moves only shift units: what is left plus what was picked is what there was.
     assert await units(resources, sku) + picked == initial
     # 30 units and 24 one-unit orders: a fulfilment may only fail once stock ran out.
-    assert fulfil_outcomes.count("ok") == 24
+    assert fulfill_outcomes.count("ok") == 24
     await assert_invariants(resources.db, skus=[sku], order_ids=[o["id"] for o in orders])
 
 
@@ -176,15 +176,15 @@ async def test_concurrent_cancel_and_fulfil_of_one_order_let_exactly_one_win(
     orders = [await given.order(gql, customer.token, [(sku, 2)]) for _ in range(10)]
     requests: list[Awaitable[dict[str, Any]]] = []
     for o in orders:
-        requests.append(gql.post(given.FULFIL, {"id": o["id"]}, picker.token))
+        requests.append(gql.post(given.FULFILL, {"id": o["id"]}, picker.token))
         requests.append(gql.post(given.CANCEL, {"id": o["id"]}, customer.token))
     bodies, retries = await gather_counting_retries(resources, requests)
     counted = report(
         "10 orders each fulfilled and cancelled at once", [outcome(b) for b in bodies], retries
     )
     assert counted == {"ok": 10, "INVALID_TRANSITION": 10}
-    for fulfil, cancel in zip(bodies[::2], bodies[1::2], strict=True):
-        assert [outcome(fulfil), outcome(cancel)].count("ok") == 1
+    for fulfill, cancel in zip(bodies[::2], bodies[1::2], strict=True):
+        assert [outcome(fulfill), outcome(cancel)].count("ok") == 1
     docs = await resources.db.orders.find(
         {"_id": {"$in": [ObjectId(o["id"]) for o in orders]}}
     ).to_list()
@@ -313,15 +313,15 @@ async def test_a_fulfilment_that_fails_midway_leaves_no_trace(
 
     async def fail_on_second_pick(step: str) -> None:
         steps.append(step)
-        if steps.count("fulfil.pick") == 2:
+        if steps.count("fulfill.pick") == 2:
             raise RuntimeError("the database connection dropped between two picks")
 
     resources.db.fault_injector = fail_on_second_pick
     try:
-        error = await gql.error(given.FULFIL, {"id": placed["id"]}, picker.token)
+        error = await gql.error(given.FULFILL, {"id": placed["id"]}, picker.token)
     finally:
         resources.db.fault_injector = None
-    assert steps.count("fulfil.pick") == 2, steps
+    assert steps.count("fulfill.pick") == 2, steps
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert error["extensions"]["requestId"] in error["message"]
     assert "dropped" not in error["message"]
@@ -333,7 +333,7 @@ async def test_a_fulfilment_that_fails_midway_leaves_no_trace(
     await assert_invariants(resources.db, skus=skus, order_ids=[placed["id"]])
 
     # Nothing was left half-done: the same order fulfils cleanly afterwards.
-    fulfilled = (await gql.ok(given.FULFIL, {"id": placed["id"]}, picker.token))["fulfillOrder"]
+    fulfilled = (await gql.ok(given.FULFILL, {"id": placed["id"]}, picker.token))["fulfillOrder"]
     assert fulfilled["status"] == "FULFILLED"
     await assert_invariants(resources.db, skus=skus, order_ids=[placed["id"]])
 

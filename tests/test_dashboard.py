@@ -18,7 +18,6 @@ import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
-from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
 try:
@@ -58,7 +56,7 @@ CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id location
 CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }"
 ADJUST = 'mutation($id: ID!, $d: Int!) { adjustItemQuantity(id: $id, delta: $d, reason: "test") { quantity } }'
 CREATE_ORDER = "mutation($i: CreateOrderInput!) { createOrder(input: $i) { id } }"
-FULFIL = "mutation($id: ID!) { fulfillOrder(id: $id) { status } }"
+FULFILL = "mutation($id: ID!) { fulfillOrder(id: $id) { status } }"
 CREATE_SHIPMENT = "mutation($i: CreateShipmentInput!) { createShipment(input: $i) { id } }"
 DELIVER = "mutation($id: ID!) { updateShipmentStatus(id: $id, status: DELIVERED) { status } }"
 
@@ -315,7 +313,7 @@ async def test_stock_changed_through_the_api_updates_the_dashboard_without_a_rel
     assert await page.evaluate("window.notReloaded") is True
 
 
-async def test_a_picker_fulfils_an_order_with_one_click_then_ships_and_delivers_it(
+async def test_a_picker_fulfills_an_order_with_one_click_then_ships_and_delivers_it(
     page: Page, floor: Floor
 ) -> None:
     manager = await floor.account(Role.MANAGER)
@@ -413,31 +411,10 @@ async def test_logging_out_elsewhere_ends_the_dashboard_session(page: Page, floo
     await expect(page.locator("#login-error")).to_contain_text("session has ended")
 
 
-async def named_account(resources: Resources, username: str, role: Role) -> Account:
-    user = await accounts.create_user(
-        resources.db,
-        resources.passwords,
-        username=username,
-        email=f"{username}@example.com",
-        password=PASSWORD,
-        role=role,
-    )
-    session = await accounts.log_in(
-        resources.db,
-        resources.events,
-        resources.passwords,
-        username=username,
-        password=PASSWORD,
-        ttl=timedelta(hours=1),
-        limits=None,
-    )
-    return Account(id=user.id, username=username, token=session.token, role=role)
-
-
 async def showcase_floor(floor: Floor) -> tuple[Account, Account, str]:
     """A small, realistic floor for the screenshots: (manager, customer, an order to fulfil)."""
-    manager = await named_account(floor.resources, "maria", Role.MANAGER)
-    customer = await named_account(floor.resources, "acme", Role.CUSTOMER)
+    manager = await make_account(floor.resources, Role.MANAGER, "maria")
+    customer = await make_account(floor.resources, Role.CUSTOMER, "acme")
     stock = {
         "A-01-1": ("WID-BLUE", "Blue widget", 120),
         "A-01-2": ("WID-RED", "Red widget", 170),
@@ -470,7 +447,7 @@ async def showcase_floor(floor: Floor) -> tuple[Account, Account, str]:
         (delivered, "DHL", "JD0146000001"),
         (shipped, "UPS", "1Z999AA10123456784"),
     ):
-        await floor.ok(FULFIL, {"id": order_id}, manager)
+        await floor.ok(FULFILL, {"id": order_id}, manager)
         await floor.ok(
             CREATE_SHIPMENT,
             {"i": {"orderId": order_id, "carrier": carrier, "trackingNumber": tracking}},
@@ -480,10 +457,10 @@ async def showcase_floor(floor: Floor) -> tuple[Account, Account, str]:
         "{ shipments(first: 1) { edges { node { id } } } }", {}, manager.token
     )
     await floor.ok(DELIVER, {"id": shipment["shipments"]["edges"][0]["node"]["id"]}, manager)
-    to_fulfil = await order(customer, "ACME Ltd", [("WID-BLUE", 250), ("GIZ-SMALL", 5)])
+    to_fulfill = await order(customer, "ACME Ltd", [("WID-BLUE", 250), ("GIZ-SMALL", 5)])
     await order(manager, "Globex Corp", [("GIZ-LARGE", 10)])
     await order(manager, "Initech", [("NUT-M6", 10)])  # only 4 in stock: the error screenshot
-    return manager, customer, to_fulfil
+    return manager, customer, to_fulfill
 
 
 @pytest.fixture
@@ -505,7 +482,7 @@ async def test_every_screen_reads_well_at_desktop_and_phone_width(
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     try:
-        manager, customer, to_fulfil = await showcase_floor(floor)
+        manager, customer, to_fulfill = await showcase_floor(floor)
 
         async def shot(name: str) -> None:
             await page.wait_for_timeout(300)  # let the live subscriptions' first events settle
@@ -521,8 +498,8 @@ async def test_every_screen_reads_well_at_desktop_and_phone_width(
         await expect(page.locator("#low-stock-list li")).to_have_count(3)
         await shot("inventory")
         await page.click('#nav a[data-screen="orders"]')
-        await page.locator(f'[data-order-id="{to_fulfil}"] button', has_text="Fulfil").click()
-        await expect(page.locator(f'[data-order-id="{to_fulfil}"] .picks li')).to_have_count(3)
+        await page.locator(f'[data-order-id="{to_fulfill}"] button', has_text="Fulfil").click()
+        await expect(page.locator(f'[data-order-id="{to_fulfill}"] .picks li')).to_have_count(3)
         await (
             page.locator(".order", has_text="Initech").get_by_role("button", name="Fulfil").click()
         )
@@ -530,8 +507,8 @@ async def test_every_screen_reads_well_at_desktop_and_phone_width(
             page.locator(".order", has_text="Initech").get_by_role("alert")
         ).to_be_visible()
         await shot("orders")
-        await page.locator(f'[data-order-id="{to_fulfil}"] button', has_text="Ship").click()
-        await expect(page.locator("#ship-order")).to_have_value(to_fulfil)
+        await page.locator(f'[data-order-id="{to_fulfill}"] button', has_text="Ship").click()
+        await expect(page.locator("#ship-order")).to_have_value(to_fulfill)
         await expect(page.locator("#shipments-table tbody tr")).to_have_count(2)
         await page.fill("#ship-form [name=carrier]", "DHL")
         await page.fill("#ship-form [name=trackingNumber]", "JD0146000002")
@@ -618,7 +595,7 @@ async def test_a_customers_shipments_arrive_and_change_live_and_never_anothers(
     for buyer in (customer, other):
         line = {"customerName": buyer.username, "items": [{"sku": sku, "quantity": 1}]}
         order_id = (await floor.ok(CREATE_ORDER, {"i": line}, buyer))["createOrder"]["id"]
-        await floor.ok(FULFIL, {"id": order_id}, manager)
+        await floor.ok(FULFILL, {"id": order_id}, manager)
         orders.append(order_id)
     await log_in(page, floor, customer)
     await page.click('#nav a[data-screen="shipments"]')
@@ -906,7 +883,7 @@ async def test_a_picker_receives_stock_where_putaway_suggests_and_walks_a_printe
             return order_id
 
         fulfilled = await order("ACME Ltd", [("GEAR-S", 2), ("NUT-M6", 5)])
-        await floor.ok(FULFIL, {"id": fulfilled}, manager)
+        await floor.ok(FULFILL, {"id": fulfilled}, manager)
         await order("Globex Corp", [("CAM-L", 1), ("PIN-S", 4), ("AXLE-S", 2)])
         await log_in(page, floor, picker)
         await expect(page.locator('#nav a[data-screen="slotting"]')).to_be_hidden()
@@ -969,7 +946,7 @@ async def test_a_manager_creates_staff_changes_a_role_ends_sessions_and_changes_
     browser: Browser, settings: Settings, screenshots: Path, tmp_path: Path
 ) -> None:
     async with own_floor(browser, settings, tmp_path, "users") as (floor, page):
-        manager = await named_account(floor.resources, "maria", Role.MANAGER)
+        manager = await make_account(floor.resources, Role.MANAGER, "maria")
         log_in_mutation = (
             "mutation($u: String!, $p: String!) { logIn(username: $u, password: $p) { token } }"
         )

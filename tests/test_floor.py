@@ -85,8 +85,8 @@ class Floor:
         order_id: str = created["id"]
         return order_id
 
-    async def fulfil(self, order_id: str) -> dict[str, Any]:
-        data = await self.gql.ok(given.FULFIL, {"id": order_id}, self.picker.token)
+    async def fulfill(self, order_id: str) -> dict[str, Any]:
+        data = await self.gql.ok(given.FULFILL, {"id": order_id}, self.picker.token)
         fulfilled: dict[str, Any] = data["fulfillOrder"]
         return fulfilled
 
@@ -243,7 +243,7 @@ async def test_a_batch_pick_list_walks_fulfilled_and_pending_orders_in_one_tour(
     ]:
         await floor.stock(bins[loc], sku, 20)
     fulfilled = await floor.order([("BOLT", 2), ("NUT", 5), ("GEAR", 1)])
-    picks = (await floor.fulfil(fulfilled))["picks"]
+    picks = (await floor.fulfill(fulfilled))["picks"]
     pending = await floor.order([("CAM", 3), ("PIN", 4), ("AXLE", 1), ("HUB", 2)])
 
     # When a picker asks for the best walk over both.
@@ -295,7 +295,7 @@ async def test_a_pending_order_is_walked_with_the_picks_fulfilment_then_makes(
     await floor.stock(far, "GIZ", 4)
     order_id = await floor.order([("WID", 35), ("GIZ", 4)])
     planned = (await floor.gql.ok(PICK_LIST, {"o": [order_id]}, floor.manager.token))["pickList"]
-    made = (await floor.fulfil(order_id))["picks"]
+    made = (await floor.fulfill(order_id))["picks"]
     assert sorted((s["sku"], s["quantity"], s["bin"]["id"]) for s in planned["stops"]) == sorted(
         (p["sku"], p["quantity"], p["bin"]["id"]) for p in made
     )
@@ -473,7 +473,7 @@ async def test_the_slotting_report_classes_skus_by_pick_lines_and_moves_far_fast
         lines += [("SECOND", 2)] if i < 4 else []
         lines += [("B1", 1)] if i < 2 else []
         lines += [("B2", 3), ("C1", 1)] if i == 0 else []
-        await floor.fulfil(await floor.order(lines))
+        await floor.fulfill(await floor.order(lines))
     # A pick long ago (outside a 90-day window) and an unfulfilled order count for nothing.
     await floor.resources.db.movements.insert_one(
         {

@@ -267,9 +267,9 @@ def build_machine(floor: Floor) -> type[RuleBasedStateMachine]:
 
         @precondition(lambda self: self.orders)
         @rule(who=staff, pick=st.integers(0, 1000))
-        def fulfil(self, who: Account, pick: int) -> None:
+        def fulfill(self, who: Account, pick: int) -> None:
             order = self.order(pick, prefer="PENDING")
-            body = post(given.FULFIL, {"id": order.id}, who)
+            body = post(given.FULFILL, {"id": order.id}, who)
             sources = [
                 StockSource(
                     sku=sku, item_id=v["id"], bin_id=self.bins[b]["id"], quantity=v["quantity"]

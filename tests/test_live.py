@@ -416,7 +416,7 @@ def _members(server: LiveServer, account: Account, document: str, variables: dic
 async def test_identical_subscriptions_each_get_every_event_while_others_come_and_go(
     servers: tuple[LiveServer, LiveServer], manager: Account, picker: Account
 ) -> None:
-    # Identical subscriptions share one execution per event (api/shared_streams.py).
+    # Identical subscriptions share one execution per event (api/graphql/shared_streams.py).
     a, b = servers
     sku = unique("SKU")
     _, item_id = await stocked_item(b, manager, sku, 1)

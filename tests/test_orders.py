@@ -50,7 +50,7 @@ async def fulfilled_order(
 ) -> dict[str, Any]:
     sku, _ = await stocked_sku(gql, manager.token, [5])
     placed = await given.order(gql, customer.token, [(sku, 2)])
-    fulfilled: dict[str, Any] = (await gql.ok(given.FULFIL, {"id": placed["id"]}, picker.token))[
+    fulfilled: dict[str, Any] = (await gql.ok(given.FULFILL, {"id": placed["id"]}, picker.token))[
         "fulfillOrder"
     ]
     return fulfilled
@@ -157,7 +157,7 @@ async def test_fulfilment_takes_the_fullest_bin_first_and_records_the_picks(
     sku, made = await stocked_sku(gql, manager.token, [5, 12, 8])
     small, full, middle = made
     placed = await given.order(gql, customer.token, [(sku, 15)])
-    fulfilled = (await gql.ok(given.FULFIL, {"id": placed["id"]}, picker.token))["fulfillOrder"]
+    fulfilled = (await gql.ok(given.FULFILL, {"id": placed["id"]}, picker.token))["fulfillOrder"]
     assert fulfilled["status"] == "FULFILLED"
     assert fulfilled["picks"] == [
         {
@@ -172,8 +172,8 @@ async def test_fulfilment_takes_the_fullest_bin_first_and_records_the_picks(
         },
     ]
     ledger = (await gql.ok(ORDER_MOVEMENTS, {"s": sku}, manager.token))["movements"]["edges"]
-    fulfil_lines = [e["node"] for e in ledger if e["node"]["reason"] == "fulfil"]
-    assert fulfil_lines == [
+    fulfill_lines = [e["node"] for e in ledger if e["node"]["reason"] == "fulfil"]
+    assert fulfill_lines == [
         {
             "delta": -12,
             "quantityAfter": 0,
@@ -205,7 +205,7 @@ async def test_fulfilment_picks_every_line(
     first, _ = await stocked_sku(gql, manager.token, [4])
     second, _ = await stocked_sku(gql, manager.token, [2, 2])
     placed = await given.order(gql, customer.token, [(first, 4), (second, 3)])
-    fulfilled = (await gql.ok(given.FULFIL, {"id": placed["id"]}, manager.token))["fulfillOrder"]
+    fulfilled = (await gql.ok(given.FULFILL, {"id": placed["id"]}, manager.token))["fulfillOrder"]
     picked: dict[str, int] = {}
     for pick in fulfilled["picks"]:
         picked[pick["sku"]] = picked.get(pick["sku"], 0) + pick["quantity"]
@@ -221,7 +221,7 @@ async def test_a_short_line_fails_the_whole_fulfilment_naming_the_sku_and_change
     placed = await given.order(gql, customer.token, [(plenty, 5), (scarce, 7)])
     skus = [plenty, scarce]
     before = await given.raw_state(resources.db, skus=skus, order_ids=[placed["id"]])
-    error = await gql.error(given.FULFIL, {"id": placed["id"]}, picker.token)
+    error = await gql.error(given.FULFILL, {"id": placed["id"]}, picker.token)
     assert error["extensions"]["code"] == "INSUFFICIENT_STOCK"
     assert f"{scarce} (short by 4)" in error["message"]
     assert plenty not in error["message"]
@@ -236,9 +236,9 @@ async def test_an_order_cannot_be_fulfilled_twice(
 ) -> None:
     sku, _ = await stocked_sku(gql, manager.token, [10])
     placed = await given.order(gql, customer.token, [(sku, 3)])
-    await gql.ok(given.FULFIL, {"id": placed["id"]}, picker.token)
+    await gql.ok(given.FULFILL, {"id": placed["id"]}, picker.token)
     before = await given.raw_state(resources.db, skus=[sku], order_ids=[placed["id"]])
-    error = await gql.error(given.FULFIL, {"id": placed["id"]}, picker.token)
+    error = await gql.error(given.FULFILL, {"id": placed["id"]}, picker.token)
     assert error["extensions"]["code"] == "INVALID_TRANSITION"
     assert "FULFILLED" in error["message"]
     assert await given.raw_state(resources.db, skus=[sku], order_ids=[placed["id"]]) == before
@@ -252,7 +252,7 @@ async def test_a_cancelled_order_cannot_be_fulfilled(
     placed = await given.order(gql, customer.token, [(sku, 3)])
     await gql.ok(given.CANCEL, {"id": placed["id"]}, customer.token)
     before = await given.raw_state(resources.db, skus=[sku], order_ids=[placed["id"]])
-    assert await gql.code(given.FULFIL, {"id": placed["id"]}, picker.token) == "INVALID_TRANSITION"
+    assert await gql.code(given.FULFILL, {"id": placed["id"]}, picker.token) == "INVALID_TRANSITION"
     assert await given.raw_state(resources.db, skus=[sku], order_ids=[placed["id"]]) == before
 
 
@@ -260,7 +260,7 @@ async def test_fulfilling_an_unknown_order_is_not_found(
     gql: GraphQLClient, picker: Account
 ) -> None:
     for order_id in (str(ObjectId()), "nonsense"):
-        assert await gql.code(given.FULFIL, {"id": order_id}, picker.token) == "NOT_FOUND"
+        assert await gql.code(given.FULFILL, {"id": order_id}, picker.token) == "NOT_FOUND"
 
 
 # cancelOrder and deleteOrder

@@ -221,7 +221,7 @@ async def test_the_sdk_saves_objects_with_pointers_includes_and_increments_and_a
     assert sorted((m["delta"], m["reason"]) for m in ledger) == [(4, "create"), (5, "parse")]
 
 
-async def test_the_sdk_places_an_order_fulfils_it_by_status_and_ships_it(
+async def test_the_sdk_places_an_order_fulfills_it_by_status_and_ships_it(
     parse_servers: tuple[ServerProcess, ServerProcess],
     sdk_modules: Path,
     floor_b: GraphQLClient,
@@ -393,7 +393,7 @@ async def test_live_query_refuses_items_to_a_customer_and_sends_only_their_own_s
         shipments = {}
         for owner in (other_customer, customer):
             order = await given.order(floor_b, owner.token, [(item["sku"], 1)])
-            await floor_b.ok(given.FULFIL, {"id": order["id"]}, manager.token)
+            await floor_b.ok(given.FULFILL, {"id": order["id"]}, manager.token)
             made = await floor_b.ok(
                 given.CREATE_SHIPMENT,
                 {"i": {"orderId": order["id"], "carrier": "UPS", "trackingNumber": unique("T")}},

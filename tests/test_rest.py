@@ -236,7 +236,7 @@ async def test_a_customer_reading_another_customers_order_or_shipment_gets_404(
     bin = await given.bin(gql, manager.token)
     item = await given.item(gql, manager.token, bin_id=bin["id"], quantity=5)
     order = await given.order(gql, customer.token, [(item["sku"], 1)])
-    await gql.ok(given.FULFIL, {"id": order["id"]}, manager.token)
+    await gql.ok(given.FULFILL, {"id": order["id"]}, manager.token)
     shipment = (
         await gql.ok(
             given.CREATE_SHIPMENT,

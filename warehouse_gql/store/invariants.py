@@ -3,7 +3,7 @@
 A consistent warehouse, in its documents: no item holds a negative quantity; every bin's
 currentLoad is the sum of its items' quantities and within its capacity, and freeCapacity is
 capacity - currentLoad; every item's quantity is the sum of its movements; a picked order's
-picks and its fulfillment movements each cover its lines exactly, and an unpicked order took
+picks and its fulfilment movements each cover its lines exactly, and an unpicked order took
 nothing.
 
 `broken` judges documents; `broken_in` reads the records a caller names (the test suite shares
@@ -19,11 +19,11 @@ from typing import Any
 
 from bson import ObjectId
 
+from warehouse_gql.domain.inventory import MovementReason
+from warehouse_gql.domain.orders import OrderStatus
 from warehouse_gql.store.database import Database, Document
 
-PICKED = frozenset({"FULFILLED", "SHIPPED"})
-# The reason on the movements that took an order's picks off the shelves.
-FULFILLMENT_REASON = "fulfil"
+PICKED = frozenset({OrderStatus.FULFILLED.value, OrderStatus.SHIPPED.value})
 
 
 def broken(
@@ -64,7 +64,7 @@ def broken(
     for movement in movements:
         ledger[movement["itemId"]] += movement["delta"]
         if movement.get("orderId") is not None:
-            if movement["reason"] != FULFILLMENT_REASON:
+            if movement["reason"] != MovementReason.FULFILL:
                 problems.append(f"order {movement['orderId']}: a {movement['reason']} movement")
             taken[movement["orderId"]][movement["sku"]] -= movement["delta"]
     for item in items:

@@ -9,16 +9,13 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import Conflict, Duplicate, InsufficientStock, NotFound
 from warehouse_gql.domain.inventory import MovementReason
 from warehouse_gql.domain.models import Bin, Item, Movement
-from warehouse_gql.store.database import Database, Document, page
-
-Session = AsyncClientSession | None
+from warehouse_gql.store.database import Database, Document, Session, page
 
 
 def to_item(doc: Document) -> Item:
@@ -41,7 +38,7 @@ def _sku_in_bin_taken(sku: str, location: str) -> Duplicate:
 
 
 async def insert_item(
-    db: Database, session: AsyncClientSession, *, name: str, sku: str, bin: Bin, quantity: int
+    db: Database, session: Session, *, name: str, sku: str, bin: Bin, quantity: int
 ) -> Item:
     now = clock.now()
     doc: Document = {
@@ -60,21 +57,19 @@ async def insert_item(
     return to_item(doc)
 
 
-async def get_item(db: Database, item_id: ObjectId, session: Session = None) -> Item | None:
+async def get_item(db: Database, item_id: ObjectId, session: Session | None = None) -> Item | None:
     doc = await db.items.find_one({"_id": item_id}, session=session)
     return None if doc is None else to_item(doc)
 
 
-async def require_item(db: Database, item_id: ObjectId, session: Session = None) -> Item:
+async def require_item(db: Database, item_id: ObjectId, session: Session | None = None) -> Item:
     found = await get_item(db, item_id, session)
     if found is None:
         raise NotFound("item", str(item_id))
     return found
 
 
-async def change_quantity(
-    db: Database, session: AsyncClientSession, item_id: ObjectId, delta: int
-) -> Item:
+async def change_quantity(db: Database, session: Session, item_id: ObjectId, delta: int) -> Item:
     """Add `delta` (possibly negative) units; the quantity can never go below zero."""
     guard: Document = {"quantity": {"$gte": -delta}} if delta < 0 else {}
     result = await db.items.update_one(
@@ -89,7 +84,7 @@ async def change_quantity(
 
 
 async def add_to_bin(
-    db: Database, session: AsyncClientSession, *, sku: str, name: str, bin: Bin, delta: int
+    db: Database, session: Session, *, sku: str, name: str, bin: Bin, delta: int
 ) -> Item:
     """Put `delta` units of a sku into a bin, creating its item there when it has none."""
     now = clock.now()
@@ -108,7 +103,7 @@ async def add_to_bin(
     return to_item(doc)
 
 
-async def rename(db: Database, session: AsyncClientSession, item_id: ObjectId, name: str) -> Item:
+async def rename(db: Database, session: Session, item_id: ObjectId, name: str) -> Item:
     result = await db.items.update_one(
         {"_id": item_id},
         {"$set": {"name": name, "updatedAt": clock.now()}, "$inc": {"revision": 1}},
@@ -119,7 +114,7 @@ async def rename(db: Database, session: AsyncClientSession, item_id: ObjectId, n
     return await require_item(db, item_id, session)
 
 
-async def delete_empty(db: Database, session: AsyncClientSession, item_id: ObjectId) -> Item:
+async def delete_empty(db: Database, session: Session, item_id: ObjectId) -> Item:
     current = await require_item(db, item_id, session)
     result = await db.items.delete_one({"_id": item_id, "quantity": 0}, session=session)
     if result.deleted_count == 0:
@@ -134,7 +129,9 @@ async def items_in_bins(db: Database, bin_ids: Sequence[ObjectId]) -> list[Item]
     return [to_item(d) for d in docs]
 
 
-async def stock_of_skus(db: Database, skus: Sequence[str], session: Session = None) -> list[Item]:
+async def stock_of_skus(
+    db: Database, skus: Sequence[str], session: Session | None = None
+) -> list[Item]:
     docs = await db.items.find({"sku": {"$in": list(skus)}}, session=session).to_list()
     return [to_item(d) for d in docs]
 
@@ -220,7 +217,7 @@ def to_movement(doc: Document) -> Movement:
 
 async def record_movement(
     db: Database,
-    session: AsyncClientSession,
+    session: Session,
     *,
     item: Item,
     bin: Bin,
@@ -298,13 +295,15 @@ async def low_stock(db: Database, *, threshold: int, sku: str | None) -> list[It
     return [to_item(d) for d in docs]
 
 
-async def items_in_bin(db: Database, bin_id: ObjectId, session: Session = None) -> list[Item]:
+async def items_in_bin(
+    db: Database, bin_id: ObjectId, session: Session | None = None
+) -> list[Item]:
     docs = await db.items.find({"binId": bin_id}, session=session).sort("_id", ASCENDING).to_list()
     return [to_item(d) for d in docs]
 
 
 async def names_of_skus(
-    db: Database, skus: Sequence[str], session: Session = None
+    db: Database, skus: Sequence[str], session: Session | None = None
 ) -> dict[str, str]:
     """A name each sku already goes by, for stock of it found where it was not recorded."""
     docs = await db.items.find(
@@ -327,7 +326,7 @@ async def pick_velocity(db: Database, *, since: datetime) -> list[tuple[str, int
 
 
 async def item_of_sku_in_bin(
-    db: Database, session: AsyncClientSession, *, sku: str, bin_id: ObjectId
+    db: Database, session: Session, *, sku: str, bin_id: ObjectId
 ) -> Item | None:
     doc = await db.items.find_one({"sku": sku, "binId": bin_id}, session=session)
     return None if doc is None else to_item(doc)

@@ -7,16 +7,13 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
 from warehouse_gql.domain.errors import Conflict, Duplicate, NotFound
 from warehouse_gql.domain.models import Order, OrderLine, PickRecord, Shipment
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
-from warehouse_gql.store.database import Database, Document, page
-
-Session = AsyncClientSession | None
+from warehouse_gql.store.database import Database, Document, Session, page
 
 
 def to_order(doc: Document) -> Order:
@@ -75,12 +72,14 @@ async def insert_order(
     return to_order(doc), True
 
 
-async def get_order(db: Database, order_id: ObjectId, session: Session = None) -> Order | None:
+async def get_order(
+    db: Database, order_id: ObjectId, session: Session | None = None
+) -> Order | None:
     doc = await db.orders.find_one({"_id": order_id}, session=session)
     return None if doc is None else to_order(doc)
 
 
-async def require_order(db: Database, order_id: ObjectId, session: Session = None) -> Order:
+async def require_order(db: Database, order_id: ObjectId, session: Session | None = None) -> Order:
     found = await get_order(db, order_id, session)
     if found is None:
         raise NotFound("order", str(order_id))
@@ -126,7 +125,7 @@ async def count_orders(db: Database, *, status: OrderStatus | None, owner: str |
 
 async def set_order_status(
     db: Database,
-    session: AsyncClientSession,
+    session: Session,
     order_id: ObjectId,
     *,
     expected: Sequence[OrderStatus],
@@ -153,7 +152,7 @@ async def set_order_status(
     return result.matched_count == 1
 
 
-async def delete_order(db: Database, session: AsyncClientSession, order_id: ObjectId) -> None:
+async def delete_order(db: Database, session: Session, order_id: ObjectId) -> None:
     await require_order(db, order_id, session)
     if await db.shipments.find_one({"orderId": order_id}, {"_id": 1}, session=session) is not None:
         raise Conflict("This order has shipments; delete them before deleting the order.")
@@ -178,7 +177,7 @@ def to_shipment(doc: Document) -> Shipment:
 
 
 async def insert_shipment(
-    db: Database, session: AsyncClientSession, *, order: Order, carrier: str, tracking_number: str
+    db: Database, session: Session, *, order: Order, carrier: str, tracking_number: str
 ) -> Shipment:
     now = clock.now()
     doc: Document = {
@@ -201,14 +200,14 @@ async def insert_shipment(
 
 
 async def get_shipment(
-    db: Database, shipment_id: ObjectId, session: Session = None
+    db: Database, shipment_id: ObjectId, session: Session | None = None
 ) -> Shipment | None:
     doc = await db.shipments.find_one({"_id": shipment_id}, session=session)
     return None if doc is None else to_shipment(doc)
 
 
 async def require_shipment(
-    db: Database, shipment_id: ObjectId, session: Session = None
+    db: Database, shipment_id: ObjectId, session: Session | None = None
 ) -> Shipment:
     found = await get_shipment(db, shipment_id, session)
     if found is None:
@@ -265,7 +264,7 @@ async def count_shipments(
 
 async def set_shipment_status(
     db: Database,
-    session: AsyncClientSession,
+    session: Session,
     shipment_id: ObjectId,
     *,
     expected: ShipmentStatus,
@@ -281,9 +280,7 @@ async def set_shipment_status(
     return await require_shipment(db, shipment_id, session)
 
 
-async def delete_shipment(
-    db: Database, session: AsyncClientSession, shipment_id: ObjectId
-) -> Shipment:
+async def delete_shipment(db: Database, session: Session, shipment_id: ObjectId) -> Shipment:
     current = await require_shipment(db, shipment_id, session)
     await db.shipments.delete_one({"_id": shipment_id}, session=session)
     return current

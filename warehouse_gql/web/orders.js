@@ -14,7 +14,7 @@ const ORDERS = `query($first: Int, $after: String, $withCount: Boolean!, $status
 }`;
 const ORDER = `query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`;
 const PAGE = 20;
-const FULFIL = `mutation($id: ID!) { fulfillOrder(id: $id) { ${ORDER_FIELDS} } }`;
+const FULFILL = `mutation($id: ID!) { fulfillOrder(id: $id) { ${ORDER_FIELDS} } }`;
 const CANCEL = `mutation($id: ID!) { cancelOrder(id: $id) { ${ORDER_FIELDS} } }`;
 const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { ${ORDER_FIELDS} } }`;
 const SHIPMENT_CHANGED = "subscription { shipmentChanged { kind shipment { id order { id } } } }";
@@ -58,7 +58,7 @@ export function mount(root, { api, live, user, navigate }) {
     const outcome = outcomes.get(order.id);
     const actions = [];
     if (staff && order.status === "PENDING") {
-      actions.push(h("button", { type: "button", class: "primary", onclick: () => act(order, FULFIL, "fulfillOrder") }, "Fulfil"));
+      actions.push(h("button", { type: "button", class: "primary", onclick: () => act(order, FULFILL, "fulfillOrder") }, "Fulfil"));
     }
     if (canCancel && order.status === "PENDING") {
       actions.push(h("button", { type: "button", class: "secondary", onclick: () => act(order, CANCEL, "cancelOrder") }, "Cancel order"));

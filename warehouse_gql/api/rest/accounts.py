@@ -8,6 +8,8 @@ from pydantic import ConfigDict, Field
 
 from warehouse_gql.api import http
 from warehouse_gql.api.rest.endpoints import (
+    EXAMPLE_ID,
+    EXAMPLE_TIME,
     After,
     Body,
     Call,
@@ -36,12 +38,12 @@ class User(Resource):
         json_schema_extra={
             "examples": [
                 {
-                    "id": "6650a1c2e4b0f1a2b3c4d5e6",
+                    "id": EXAMPLE_ID,
                     "username": "boss",
                     "email": "boss@example.com",
                     "role": "MANAGER",
-                    "createdAt": "2026-05-24T10:15:30.123000+00:00",
-                    "updatedAt": "2026-05-24T10:15:30.123000+00:00",
+                    "createdAt": EXAMPLE_TIME,
+                    "updatedAt": EXAMPLE_TIME,
                 }
             ]
         }

@@ -41,8 +41,11 @@ Time = Annotated[
 ]
 # The GraphQL Int: 32 bits, signed. Wider numbers are wrong input, never a database error.
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+# What the document shows for an id and a moment, in every area's examples.
+EXAMPLE_ID = "6650a1c2e4b0f1a2b3c4d5e6"
+EXAMPLE_TIME = "2026-05-24T10:15:30.123000+00:00"
 # Ids are the same opaque strings as in GraphQL.
-Id = Annotated[str, Field(examples=["6650a1c2e4b0f1a2b3c4d5e6"])]
+Id = Annotated[str, Field(examples=[EXAMPLE_ID])]
 # A page's `limit`: the range is documented here and checked by http.page_size, as GraphQL's `first`.
 Limit = Annotated[
     int | None,

@@ -7,6 +7,8 @@ from pydantic import ConfigDict, Field
 
 from warehouse_gql.api import http
 from warehouse_gql.api.rest.endpoints import (
+    EXAMPLE_ID,
+    EXAMPLE_TIME,
     After,
     Body,
     Call,
@@ -30,8 +32,6 @@ from warehouse_gql.store.ids import parse_id
 
 routes = Endpoints("inventory", "Bins, stock records (items), stock levels and the ledger.")
 
-STAMP = "2026-05-24T10:15:30.123000+00:00"
-
 
 class Bin(Resource):
     """A place on the floor that holds stock, e.g. A-01-03 (aisle-rack-shelf)."""
@@ -40,7 +40,7 @@ class Bin(Resource):
         json_schema_extra={
             "examples": [
                 {
-                    "id": "6650a1c2e4b0f1a2b3c4d5e6",
+                    "id": EXAMPLE_ID,
                     "location": "A-01-1",
                     "capacity": 500,
                     "currentLoad": 120,
@@ -49,8 +49,8 @@ class Bin(Resource):
                     "rack": 1,
                     "shelf": 1,
                     "version": 3,
-                    "createdAt": STAMP,
-                    "updatedAt": STAMP,
+                    "createdAt": EXAMPLE_TIME,
+                    "updatedAt": EXAMPLE_TIME,
                 }
             ]
         }
@@ -98,11 +98,11 @@ class Item(Resource):
                     "id": "6650a1c2e4b0f1a2b3c4d5e7",
                     "name": "Blue widget",
                     "sku": "WID-BLUE",
-                    "binId": "6650a1c2e4b0f1a2b3c4d5e6",
+                    "binId": EXAMPLE_ID,
                     "quantity": 120,
                     "revision": 2,
-                    "createdAt": STAMP,
-                    "updatedAt": STAMP,
+                    "createdAt": EXAMPLE_TIME,
+                    "updatedAt": EXAMPLE_TIME,
                 }
             ]
         }
@@ -207,7 +207,7 @@ class CreateItem(Body):
                 {
                     "name": "Blue widget",
                     "sku": "WID-BLUE",
-                    "binId": "6650a1c2e4b0f1a2b3c4d5e6",
+                    "binId": EXAMPLE_ID,
                     "quantity": 120,
                 }
             ]

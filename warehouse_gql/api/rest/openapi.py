@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from warehouse_gql.api.http import HTTP_STATUS
-from warehouse_gql.api.rest.endpoints import Endpoint, Endpoints
+from warehouse_gql.api.rest.endpoints import EXAMPLE_ID, Endpoint, Endpoints
 from warehouse_gql.api.rest.problems import PROBLEM_JSON, Problem
 
 # The version of the /api/v1 contract (not of the package): bumped when the document changes
@@ -88,7 +88,7 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
     "Location": {
         "description": "Where the new resource is read.",
-        "schema": {"type": "string", "examples": ["/api/v1/bins/6650a1c2e4b0f1a2b3c4d5e6"]},
+        "schema": {"type": "string", "examples": [f"/api/v1/bins/{EXAMPLE_ID}"]},
     },
     "Link": {
         "description": 'The next page, as `<url>; rel="next"`, when there is one.',

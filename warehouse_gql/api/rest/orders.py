@@ -7,6 +7,7 @@ from pydantic import ConfigDict, Field
 
 from warehouse_gql.api import http
 from warehouse_gql.api.rest.endpoints import (
+    EXAMPLE_TIME,
     After,
     Body,
     Call,
@@ -28,8 +29,6 @@ from warehouse_gql.store import orders as store
 from warehouse_gql.store.ids import parse_id
 
 routes = Endpoints("orders", "Orders, fulfilment and shipments.")
-
-STAMP = "2026-05-24T10:15:30.123000+00:00"
 
 
 class OrderLine(Resource):
@@ -59,8 +58,8 @@ class Order(Resource):
                     "status": "PENDING",
                     "createdById": "6650a1c2e4b0f1a2b3c4d5e1",
                     "picks": [],
-                    "createdAt": STAMP,
-                    "updatedAt": STAMP,
+                    "createdAt": EXAMPLE_TIME,
+                    "updatedAt": EXAMPLE_TIME,
                 }
             ]
         }
@@ -111,8 +110,8 @@ class Shipment(Resource):
                     "trackingNumber": "JD0146000001",
                     "status": "IN_TRANSIT",
                     "revision": 1,
-                    "createdAt": STAMP,
-                    "updatedAt": STAMP,
+                    "createdAt": EXAMPLE_TIME,
+                    "updatedAt": EXAMPLE_TIME,
                 }
             ]
         }

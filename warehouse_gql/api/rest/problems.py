@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from warehouse_gql.api.http import HTTP_STATUS, request_id
-from warehouse_gql.api.rest.endpoints import Resource
+from warehouse_gql.api.rest.endpoints import EXAMPLE_ID, Resource
 from warehouse_gql.domain.errors import CODES, RateLimited, Unauthenticated, WarehouseError
 
 log = logging.getLogger("warehouse_gql.errors")
@@ -31,7 +31,7 @@ class Problem(Resource):
     status: int = Field(description="The HTTP status code.", examples=[404])
     detail: str = Field(
         description="One sentence a person can act on, naming the field or value at fault.",
-        examples=["No bin with id '6650a1c2e4b0f1a2b3c4d5e6' exists."],
+        examples=[f"No bin with id '{EXAMPLE_ID}' exists."],
     )
     code: str = Field(
         description="The error code, the same as GraphQL's `extensions.code`.",
