@@ -50,3 +50,34 @@ def test_the_quick_benchmark_runs_every_scenario_without_an_error(
         if row["scenario"].startswith("fan-out"):
             assert row["missed_deliveries"] == 0, row
     assert report["invariants"] == []
+
+
+def test_the_issue_scenarios_run_alternated_on_two_source_trees_without_an_error(
+    mongodb_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "MONGODB_URL": mongodb_url, "REDIS_URL": redis_url}
+    scenarios = ["page", "item", "item-parse", "adjust", "fulfill-order"]
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "scripts.bench", "--quick", "--duration", "1"),
+            *scenarios,
+            *("--source", f"a={ROOT}", "--source", f"b={ROOT}"),
+            *("--out", str(out), "--server-log", str(tmp_path / "server.log")),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    names = [row["scenario"] for row in report["scenarios"]]
+    expected = [*scenarios[:1], "page-baseline", *scenarios[1:]]
+    assert names == [f"{n} [a]" for n in expected] + [f"{n} [b]" for n in expected]
+    for row in report["scenarios"]:
+        assert row["errors"] == 0, row
+        assert row["requests"] > 0, row
+    assert "medians over rounds" in done.stdout
+    assert report["invariants"] == []

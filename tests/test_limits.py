@@ -263,7 +263,9 @@ async def test_a_users_points_run_out_with_429_and_retry_after(
     assert refused.status_code == 429
     [error] = refused.json()["errors"]
     assert error["extensions"]["code"] == "RATE_LIMITED"
-    assert 1 <= error["extensions"]["retryAfter"] <= 60
+    # Up to two minutes: points spent early in a minute only start to come back once it is
+    # the previous minute of the sliding window.
+    assert 1 <= error["extensions"]["retryAfter"] <= 120
     assert refused.headers["retry-after"] == str(error["extensions"]["retryAfter"])
     # The bucket is the user's, wherever they speak from; another user's is full.
     other = await make_account(resources_of(limited), Role.MANAGER)

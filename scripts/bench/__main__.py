@@ -49,41 +49,58 @@ async def run(
     started = time.monotonic()
     print(f"bench: database {db_name}; loading the dataset", flush=True)
     manager_id, username, password = create_manager(mongodb_url, db_name)
-    t = time.monotonic()
-    with launcher.server(mongodb_url, redis_url, db_name, Path(args.server_log)) as srv:
-        # The server made the indexes on start: load after, as a live warehouse would have.
-        data = load_dataset(mongodb_url, db_name, size, manager_id)
-        print(
-            f"bench: {size.bins} bins, {size.items} items, {size.skus} skus, {size.orders} orders"
-            f" loaded in {time.monotonic() - t:.1f} s; server pid {srv.pid}",
-            flush=True,
-        )
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(base_url=srv.url, timeout=60, limits=limits) as client:
-            api = Api(client, RawHttp(srv.url) if args.http_client == "raw" else None)
-            token = (await api.call(LOG_IN, {"u": username, "p": password}))["logIn"]["token"]
-            client.headers["Authorization"] = f"Bearer {token}"
-            if api.raw is not None:
-                api.raw.authorization = f"Authorization: Bearer {token}\r\n"
-            bench = Bench(
-                api=api,
-                server=srv,
-                data=data,
-                size=size,
-                duration=duration,
-                token=token,
-                mongodb_url=mongodb_url,
-                db_name=db_name,
-                db_pid=database.pid,
-                subscribers=tuple(args.subscribers or size.fanout),
-                events=args.events or size.events,
-            )
-            results: list[Result] = []
-            for name in names:
-                results += await scenarios.ALL[name].run(bench)
-            if api.raw is not None:
-                api.raw.close()
-        problems = await broken_invariants(mongodb_url, db_name)
+    sources: list[tuple[str, str | None]] = [
+        (label, path) for label, _, path in (s.partition("=") for s in args.source or [])
+    ] or [("", None)]
+    data = None
+    results: list[Result] = []
+    for round_ in range(args.rounds):
+        # Alternate the order, so neither source always runs first on a warmer machine.
+        for label, path in sources if round_ % 2 == 0 else sources[::-1]:
+            with launcher.server(
+                mongodb_url, redis_url, db_name, Path(args.server_log), path
+            ) as srv:
+                if data is None:
+                    t = time.monotonic()
+                    # The server made the indexes on start: load after, as a live warehouse
+                    # would have.
+                    data = load_dataset(mongodb_url, db_name, size, manager_id)
+                    print(
+                        f"bench: {size.bins} bins, {size.items} items, {size.skus} skus,"
+                        f" {size.orders} orders loaded in {time.monotonic() - t:.1f} s",
+                        flush=True,
+                    )
+                print(f"bench: server pid {srv.pid} {label}".rstrip(), flush=True)
+                limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+                async with httpx.AsyncClient(base_url=srv.url, timeout=60, limits=limits) as client:
+                    raw = RawHttp(srv.url) if args.http_client == "raw" else None
+                    api = Api(client, raw)
+                    token = (await api.call(LOG_IN, {"u": username, "p": password}))["logIn"][
+                        "token"
+                    ]
+                    client.headers["Authorization"] = f"Bearer {token}"
+                    if raw is not None:
+                        raw.authorization = f"Authorization: Bearer {token}\r\n"
+                    bench = Bench(
+                        api=api,
+                        server=srv,
+                        data=data,
+                        size=size,
+                        duration=duration,
+                        token=token,
+                        mongodb_url=mongodb_url,
+                        db_name=db_name,
+                        db_pid=database.pid,
+                        subscribers=tuple(args.subscribers or size.fanout),
+                        events=args.events or size.events,
+                    )
+                    for name in names:
+                        for result in await scenarios.ALL[name].run(bench):
+                            result.source = label
+                            results.append(result)
+                    if raw is not None:
+                        raw.close()
+    problems = await broken_invariants(mongodb_url, db_name)
     mongo = AsyncMongoClient[Document](mongodb_url)
     try:
         await mongo.drop_database(db_name)
@@ -96,6 +113,9 @@ async def run(
         read["baseline_ratio"] = round(read["rps"] / baseline, 3)
     print()
     print(report.table(rows, baseline))
+    if args.rounds > 1 or len(sources) > 1:
+        print()
+        print(report.medians(rows))
     print()
     print("invariants:", "hold" if not problems else f"BROKEN: {problems}")
     written = {
@@ -136,6 +156,16 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
         "--subscribers", type=int, action="append", help="fan-out sizes (repeatable)"
     )
     parser.add_argument("--events", type=int, help="fan-out mutations per size")
+    parser.add_argument(
+        "--source",
+        action="append",
+        metavar="LABEL=DIR",
+        help="serve from this source tree (repeatable: each round runs every source, in"
+        " alternating order, on the same database)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run the scenarios this many times (medians)"
+    )
     parser.add_argument(
         "--http-client",
         choices=("raw", "httpx"),

@@ -81,7 +81,11 @@ def warehouse_gql_command() -> str:
 
 
 @contextlib.contextmanager
-def server(mongodb_url: str, redis_url: str, db_name: str, log_path: Path) -> Iterator[Server]:
+def server(
+    mongodb_url: str, redis_url: str, db_name: str, log_path: Path, source: str | None = None
+) -> Iterator[Server]:
+    """`warehouse-gql serve` on a free port; with `source`, the package is imported from that
+    source tree (a checkout of another commit) instead of the installed one."""
     port = free_port()
     env = {
         **os.environ,
@@ -95,8 +99,12 @@ def server(mongodb_url: str, redis_url: str, db_name: str, log_path: Path) -> It
         "MAX_SOCKETS_PER_SESSION": "10000",
         "RATE_LIMIT_POINTS": "0",
     }
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(source).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
     exe = warehouse_gql_command()
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         child = subprocess.Popen([exe, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:

@@ -28,6 +28,8 @@ class Result:
     cpu_seconds: float | None = None
     rss_mb: float | None = None
     first_error: str | None = None
+    # The --source label of the server that answered ("" for the installed package).
+    source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
@@ -37,7 +39,8 @@ class Result:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else None
 
         return {
-            "scenario": self.name,
+            "scenario": f"{self.name} [{self.source}]" if self.source else self.name,
+            "source": self.source,
             "concurrency": self.concurrency,
             "requests": self.requests,
             "errors": self.errors,
@@ -57,7 +60,8 @@ class Result:
 
 
 Operation = Callable[[random.Random], Awaitable[int]]
-"""One unit of work: returns how many requests it made; raises on an error response."""
+"""One unit of work: returns how many requests it made (0: none, it only waited); raises on an
+error response."""
 
 
 async def drive(
@@ -85,7 +89,7 @@ async def drive(
                     result.errors += 1
                     result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"[:300]
                 continue
-            if measuring:
+            if measuring and count:
                 result.requests += count
                 result.latencies.append((time.perf_counter() - started) / count)
 

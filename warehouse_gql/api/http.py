@@ -145,6 +145,23 @@ class _TooLarge(Exception):
     pass
 
 
+# Why the guard cancelled a request, as its door records it (metrics and the request's log
+# line): past its deadline it is answered SERVICE_UNAVAILABLE; a client that went away gets
+# no answer, and the record says CANCELLED with nginx's 499 "client closed request".
+DEADLINE = ("SERVICE_UNAVAILABLE", 503)
+CLIENT_GONE = ("CANCELLED", 499)
+
+
+def cancelled_because(scope: Scope, reason: tuple[str, int]) -> None:
+    scope.setdefault("state", {})["cancelled"] = reason
+
+
+def cancellation(scope: Scope) -> tuple[str, int] | None:
+    """(code, status) of a request the guard cancelled, or None."""
+    found: tuple[str, int] | None = scope.get("state", {}).get("cancelled")
+    return found
+
+
 log = logging.getLogger(__name__)
 
 
@@ -215,6 +232,7 @@ class RequestGuard:
             if message["type"] == "http.disconnect":
                 disconnected.set()
                 if app_task is not None and not started:
+                    cancelled_because(scope, CLIENT_GONE)
                     app_task.cancel()
             return message
 
@@ -243,6 +261,7 @@ class RequestGuard:
         try:
             done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started:
+                cancelled_because(scope, DEADLINE)
                 app_task.cancel()
                 await asyncio.gather(app_task, return_exceptions=True)
                 if not disconnected.is_set():

@@ -5,10 +5,36 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import baseline, fanout, fulfill, item_graphql, item_rest, read, write
+from . import (
+    adjust,
+    baseline,
+    fanout,
+    fulfill,
+    fulfill_order,
+    item,
+    item_graphql,
+    item_parse,
+    item_rest,
+    page,
+    read,
+    write,
+)
 
 ALL: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (read, item_graphql, item_rest, baseline, write, fulfill, fanout)
+    for module in (
+        read,
+        page,
+        item,
+        item_graphql,
+        item_rest,
+        item_parse,
+        baseline,
+        write,
+        adjust,
+        fulfill,
+        fulfill_order,
+        fanout,
+    )
 }
 DEFAULTS = [name for name, module in ALL.items() if module.DEFAULT]

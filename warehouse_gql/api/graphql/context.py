@@ -57,7 +57,7 @@ class Context:
     def fresh_loaders(self) -> None:
         """New DataLoaders: a WebSocket's context outlives many events, and nested fields of
         each event (item.bin, shipment.order) must be read as of that event, not from a cache."""
-        self.loaders = Loaders(self.resources.db)
+        self.loaders = Loaders(self.resources.db, timeout=self.resources.settings.request_timeout_s)
 
     @classmethod
     def acting_as(cls, resources: Resources, user: User, request_id: str) -> Context:

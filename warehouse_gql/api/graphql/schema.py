@@ -8,15 +8,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from graphql import ASTValidationRule, GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -25,7 +19,9 @@ from warehouse_gql.api.graphql.accounts.mutations import AccountsMutation
 from warehouse_gql.api.graphql.accounts.queries import AccountsQuery
 from warehouse_gql.api.graphql.context import Context
 from warehouse_gql.api.graphql.cost import MeasureCache
+from warehouse_gql.api.graphql.documents import DocumentCache, PreparedDocuments
 from warehouse_gql.api.graphql.errors import ErrorCodes, translate
+from warehouse_gql.api.graphql.execution import Executor
 from warehouse_gql.api.graphql.floor.mutations import FloorMutation
 from warehouse_gql.api.graphql.floor.queries import FloorQuery
 from warehouse_gql.api.graphql.inventory.mutations import InventoryMutation
@@ -205,26 +201,30 @@ async def _counted(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # The limiters' validation rules are classes made per limiter instance: made per operation
-    # they would never hit the validation cache (keyed by the rules). Make them once, here.
-    limits = tuple(MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules)
+    # The limiters' validation rules are classes made per limiter instance: made once here, so
+    # every operation validates with the same rules and the cache by query text holds.
+    rules: list[type[ASTValidationRule]] = list(
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
+    )
+    if not settings.graphiql:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    documents = DocumentCache(rules=rules, max_tokens=settings.max_tokens)
     # Cost and depth by document text and integer variables, shared by every operation.
     measures = MeasureCache()
-    # Factories: Strawberry builds each extension per operation; the parser and validation
-    # caches live at module level, so they survive across requests.
+    # Factories: Strawberry builds each extension per operation; the caches they hold are made
+    # once, here, so they survive across requests.
     extensions: list[Any] = [
         OperationLabel,
         ErrorCodes,
-        lambda: AddValidationRules(list(limits)),
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: PreparedDocuments(cache=documents),
         lambda: OperationLimits(settings=settings, measures=measures),
     ]
-    if not settings.graphiql:
-        extensions.append(DisableIntrospection)
     schema = WarehouseSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=Executor,
     )
     schema.hide_suggestions = settings.production
     return schema

@@ -28,6 +28,7 @@ from warehouse_gql.api.http import (
     HTTP_STATUS,
     Resources,
     bearer_token,
+    cancellation,
     client_address,
     record_request,
     request_id,
@@ -240,6 +241,9 @@ class GraphQLView(GraphQL[Context, None]):
             code = state.get("code") or ("OK" if http_status < 400 else "BAD_USER_INPUT")
             if http_status >= 500 and code == "OK":
                 code = "INTERNAL_SERVER_ERROR"
+            cancelled = cancellation(scope)
+            if cancelled is not None and not status:
+                code, http_status = cancelled
             is_ide = scope.get("method") == "GET" and context is None
             record_request(
                 door="graphql",

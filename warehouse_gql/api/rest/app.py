@@ -3,6 +3,7 @@ endpoints; problem details for every failure, including unknown routes (404) and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from warehouse_gql.api.http import Resources, record_request, request_id
+from warehouse_gql.api.http import Resources, cancellation, record_request, request_id
 from warehouse_gql.api.rest import accounts, floor, inventory, orders, problems, webhooks
 from warehouse_gql.api.rest.endpoints import (
     Call,
@@ -165,6 +166,19 @@ class RestApi:
             query = None if endpoint.query is None else parse_query(endpoint.query, request)
             call = Call(request, self.resources, rid, body, query, endpoint.operation_id)
             reply = await endpoint.handler(call)
+        except asyncio.CancelledError:
+            reason = cancellation(request.scope)
+            if reason is not None:  # the guard's: past the deadline, or the client left
+                record_request(
+                    door="rest",
+                    operation=endpoint.operation_id,
+                    code=reason[0],
+                    duration=time.perf_counter() - started,
+                    request_id=rid,
+                    user_id=call.known_user_id() if call is not None else None,
+                    status=reason[1],
+                )
+            raise
         except Exception as exc:
             response, code = error_response(exc, rid, endpoint.operation_id)
         else:

@@ -16,7 +16,9 @@ from warehouse_gql.api.graphql.pagination import (
     decode_cursor,
 )
 from warehouse_gql.api.graphql.permissions import authorize
+from warehouse_gql.api.graphql.selection import selects
 from warehouse_gql.domain import inventory as rules
+from warehouse_gql.domain import models
 from warehouse_gql.store import bins, items
 from warehouse_gql.store.ids import parse_id
 
@@ -112,7 +114,23 @@ class InventoryQuery:
                 db, sku=sku, bin_id=bin_oid, max_quantity=max_quantity, sku_prefix=sku_prefix
             )
 
-        return connection([Item.from_model(i) for i in found], [i.id for i in found], more, count)
+        bins_of: dict[str, models.Bin] = {}
+        if found and selects(info, ("edges", "node", "bin")):
+            # The page's bins in the one read the DataLoader would make, before the page is
+            # returned: each item then completes without an awaitable of its own.
+            ids = list(dict.fromkeys(i.bin_id for i in found))
+            try:
+                loaded = await info.context.loaders.bins_by_id.load_many(ids)
+            except Exception:
+                # The loader keeps the failure: each item's bin reports it, as without this.
+                loaded = []
+            bins_of = {b.id: b for b in loaded if b is not None}
+        return connection(
+            [Item.from_model(i, bins_of.get(i.bin_id)) for i in found],
+            [i.id for i in found],
+            more,
+            count,
+        )
 
     @strawberry.field(description="Units of a sku over all bins; 0 for an unknown sku.")
     async def stock_level(self, info: Info, sku: str) -> int:

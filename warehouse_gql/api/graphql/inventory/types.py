@@ -91,15 +91,24 @@ class Item:
     created_at: datetime
     updated_at: datetime
     bin_id: strawberry.Private[str]
+    # The bin, when the query that made this item read the bins of its page already.
+    found_bin: strawberry.Private[models.Bin | None] = None
 
     @strawberry.field(description="The bin this stock sits in.")
-    async def bin(self, info: Info) -> Bin:
+    def bin(self, info: Info) -> Bin:
+        if self.found_bin is not None:
+            # No awaitable: graphql-core completes the whole item without suspending.
+            return Bin.from_model(self.found_bin)
+        # graphql-core awaits what a resolver returns when it is awaitable.
+        return self._load_bin(info)  # type: ignore[return-value]
+
+    async def _load_bin(self, info: Info) -> Bin:
         found = await info.context.loaders.bins_by_id.load(self.bin_id)
         assert found is not None, "a bin with items cannot be deleted"
         return Bin.from_model(found)
 
     @classmethod
-    def from_model(cls, item: models.Item) -> Item:
+    def from_model(cls, item: models.Item, found_bin: models.Bin | None = None) -> Item:
         return cls(
             id=strawberry.ID(item.id),
             name=item.name,
@@ -108,6 +117,7 @@ class Item:
             created_at=item.created_at,
             updated_at=item.updated_at,
             bin_id=item.bin_id,
+            found_bin=found_bin,
         )
 
 
