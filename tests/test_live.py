@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import websockets
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from tests.accounts import Account
 from tests.livekit import LiveServer, Subscriptions
@@ -15,8 +23,10 @@ from tests.names import unique
 from tests.servers import ValkeyServer
 from tests.waiting import wait_for
 from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
-from warehouse_gql.domain.models import User
-from warehouse_gql.live.events import ITEMS_CHANNEL, SHIPMENTS_CHANNEL
+from warehouse_gql.app import create_app
+from warehouse_gql.domain.models import Item, User
+from warehouse_gql.live.events import ITEMS_CHANNEL, SHIPMENTS_CHANNEL, ChangeKind, ItemChanged
+from warehouse_gql.settings import Settings
 
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }"
 CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }"
@@ -544,3 +554,101 @@ async def test_a_picker_subscribed_beside_a_manager_gets_null_emails(
     ]
     await boss.close()
     await staff.close()
+
+
+EVENTS = 1500
+
+
+@dataclasses.dataclass
+class Stalled:
+    """A graphql-transport-ws client over a plain socket with a tiny receive buffer, which
+    reads nothing until asked: the server's sends to it block once the buffers are full."""
+
+    sock: socket.socket
+    protocol: ClientProtocol
+    messages: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.protocol.send_text(json.dumps(message).encode())
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(self.sock, b"".join(self.protocol.data_to_send()))
+
+    async def receive(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        while not self.messages:
+            data = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), 10)
+            assert data, "the server closed the socket"
+            self.protocol.receive_data(data)
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    self.messages.append(json.loads(bytes(event.data)))
+        return self.messages.pop(0)
+
+
+async def stalled(port: int, token: str, document: str, variables: dict[str, Any]) -> Stalled:
+    """A subscribed Stalled client."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    protocol = ClientProtocol(
+        parse_uri(f"ws://127.0.0.1:{port}/graphql"),
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+    )
+    protocol.send_request(protocol.connect())
+    await loop.sock_sendall(sock, b"".join(protocol.data_to_send()))
+    client = Stalled(sock, protocol)
+    while protocol.handshake_exc is None and protocol.state is not State.OPEN:
+        protocol.receive_data(await asyncio.wait_for(loop.sock_recv(sock, 65536), 10))
+    assert protocol.state is State.OPEN
+    protocol.events_received()  # the handshake response
+    await client.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    assert (await client.receive())["type"] == "connection_ack"
+    await client.send(
+        {"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}}
+    )
+    return client
+
+
+async def test_a_subscriber_that_stops_reading_ends_rate_limited_and_holds_back_no_one(
+    settings: Settings, manager: Account
+) -> None:
+    # A server of its own, whose subscribers may fall 20 events behind.
+    server = LiveServer(create_app(dataclasses.replace(settings, max_queued_events=20)))
+    await server.start()
+    try:
+        sku = unique("SKU")
+        document = (
+            "subscription($sku: String) { itemChanged(sku: $sku) { item { name quantity } } }"
+        )
+        reader = await connected(server, manager)
+        await reader.subscribe(document, {"sku": sku})
+        slow = await stalled(server.port, manager.token, document, {"sku": sku})
+        await wait_for(lambda: _members(server, manager, document, {"sku": sku}) == 2)
+
+        # 8 KB events: more than the slow socket's buffers (the kernel's and uvicorn's) hold.
+        now = datetime.now(UTC)
+        for n in range(1, EVENTS + 1):
+            item = Item("i1", "x" * 8000, sku, "b1", n, n, now, now)
+            await server.resources.events.publish([ItemChanged(ChangeKind.UPDATED, item, "A", 0)])
+            # The reader gets every event while the slow one stops reading.
+            assert (await reader.next_data())["itemChanged"]["item"]["quantity"] == n
+
+        # The slow one gets what its buffers held, then RATE_LIMITED, then complete.
+        seen, ending = [], None
+        while ending is None:
+            message = await slow.receive()
+            if message["payload"].get("errors"):
+                ending = message["payload"]["errors"][0]
+            else:
+                seen.append(message["payload"]["data"]["itemChanged"]["item"]["quantity"])
+        assert seen == list(range(1, len(seen) + 1))
+        assert len(seen) < EVENTS - 20
+        assert ending["extensions"]["code"] == "RATE_LIMITED"
+        assert "fell more than 20 events behind" in ending["message"]
+        assert await slow.receive() == {"id": "1", "type": "complete"}
+        slow.sock.close()
+        await reader.close()
+    finally:
+        await server.stop()

@@ -227,6 +227,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         execution_context_class=Executor,
     )
     schema.hide_suggestions = settings.production
+    schema.shared_streams = SharedStreams(limit=settings.max_queued_events)
     return schema
 
 

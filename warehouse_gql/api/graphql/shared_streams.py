@@ -4,6 +4,8 @@ Dashboards open the same subscription many times over (same document, same varia
 role). Executing it once per subscriber would resolve every event's selection S times; instead
 the first subscriber of a group starts the one underlying stream and every later subscriber of
 the group gets the same results, so the work per extra subscriber is one WebSocket send.
+A slow subscriber neither holds the others back nor makes the group hold memory without end
+(see _Group).
 
 Only subscriptions whose results depend on nothing but the event and what the caller may see
 are shared (`SHAREABLE`): lowStock starts with a snapshot of its own for each subscriber, so it
@@ -14,6 +16,7 @@ only ever shared among subscribers who may see exactly the same records and fiel
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -23,9 +26,12 @@ from typing import Any
 
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType, parse
 from graphql.error import GraphQLError
+from strawberry.types.execution import ExecutionResult
 
+from warehouse_gql.api.graphql.errors import translate
 from warehouse_gql.domain import access
 from warehouse_gql.domain.models import User
+from warehouse_gql.live.bus import DEFAULT_QUEUE_SIZE, FellBehind
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +79,36 @@ def group_key(
     return (query, operation_name, frozen, access.visibility_group(user.role, user.id))
 
 
+def fell_behind(limit: int) -> ExecutionResult:
+    error = FellBehind(limit)
+    return ExecutionResult(
+        data=None, errors=[translate(GraphQLError(error.message, original_error=error), "-")]
+    )
+
+
 class _Group:
     """One underlying stream and its subscribers.
 
-    Results form a chain of futures, each resolving to (result, the next future): every member
-    awaits the same future, so a result wakes all of them at once, and a member that lags
-    behind keeps its place in the chain without a queue of its own.
+    The group keeps its last `limit` results, numbered, in one buffer every member reads;
+    each member only remembers the number of the next result it wants, and one future per
+    result wakes all waiting members at once. Nobody waits for a slow member (a socket whose
+    client stopped reading): the stream goes on, and the buffer never holds more than `limit`
+    results, so a member that falls further behind than that finds its next result gone and
+    ends with RATE_LIMITED, as a subscriber of the bus does (live/bus.py FellBehind).
     """
 
-    def __init__(self, registry: SharedStreams, key: Hashable) -> None:
+    def __init__(self, registry: SharedStreams, key: Hashable, limit: int) -> None:
         self.registry = registry
         self.key = key
+        self.limit = limit
         self.members = 0
         self.task: asyncio.Task[None] | None = None
-        self.next: asyncio.Future[tuple[Any, Any]] = asyncio.get_running_loop().create_future()
+        self.results: collections.deque[Any] = collections.deque(maxlen=limit)
+        # The number of the next result; results[0] is number `delivered - len(results)`.
+        self.delivered = 0
+        # Set once: _END, or the exception the stream failed with.
+        self.ending: Any = None
+        self.arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def pump(self, start: Callable[[], Awaitable[Any]]) -> None:
         source: Any = None
@@ -101,32 +123,50 @@ class _Group:
             raise
         except Exception as exc:
             log.exception("a shared subscription stream failed")
-            self._deliver(exc)
+            self._end(exc)
         finally:
             self.registry._forget(self)
-            self._deliver(_END)
+            self._end(_END)
             if source is not None and hasattr(source, "aclose"):
                 with contextlib.suppress(Exception):
                     await source.aclose()
 
-    def _deliver(self, item: Any) -> None:
-        if self.next.done():
-            return  # already ended
-        following: asyncio.Future[tuple[Any, Any]] = asyncio.get_running_loop().create_future()
-        self.next.set_result((item, following))
-        self.next = following
+    def _wake(self) -> None:
+        arrived, self.arrived = self.arrived, asyncio.get_running_loop().create_future()
+        arrived.set_result(None)
 
-    async def member(self, waiting: asyncio.Future[tuple[Any, Any]]) -> AsyncGenerator[Any, None]:
-        """The results after `waiting` (the group's next future when the member joined)."""
+    def _deliver(self, result: Any) -> None:
+        if self.ending is not None:
+            return
+        self.results.append(result)
+        self.delivered += 1
+        self._wake()
+
+    def _end(self, ending: Any) -> None:
+        if self.ending is None:
+            self.ending = ending
+            self._wake()
+
+    async def member(self, position: int) -> AsyncGenerator[Any, None]:
+        """The results from number `position` on (the next one when the member joined)."""
         try:
             while True:
-                # Shielded: a member leaving must not cancel the future the others await.
-                item, waiting = await asyncio.shield(waiting)
-                if item is _END:
+                if position < self.delivered:
+                    oldest = self.delivered - len(self.results)
+                    if position < oldest:
+                        # Its last result says why, with a code; then the operation completes.
+                        yield fell_behind(self.limit)
+                        return
+                    result = self.results[position - oldest]
+                    position += 1
+                    yield result
+                    continue
+                if self.ending is _END:
                     return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+                if self.ending is not None:
+                    raise self.ending
+                # Shielded: a member leaving must not cancel the future the others await.
+                await asyncio.shield(self.arrived)
         finally:
             self.members -= 1
             if not self.members and self.task is not None and not self.task.done():
@@ -138,20 +178,22 @@ class _Group:
 
 
 class SharedStreams:
-    """The groups of this process's open subscriptions (one registry per schema)."""
+    """The groups of this process's open subscriptions (one registry per schema); `limit` is
+    how many results one member may fall behind (MAX_QUEUED_EVENTS)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_QUEUE_SIZE) -> None:
+        self.limit = limit
         self._groups: dict[Hashable, _Group] = {}
 
     def join(self, key: Hashable, start: Callable[[], Awaitable[Any]]) -> AsyncIterator[Any]:
         """Results of the group's stream from now on; `start` opens it for the first member."""
         group = self._groups.get(key)
         if group is None:
-            group = _Group(self, key)
+            group = _Group(self, key, self.limit)
             self._groups[key] = group
             group.task = asyncio.create_task(group.pump(start), name="shared-subscription")
         group.members += 1
-        return group.member(group.next)
+        return group.member(group.delivered)
 
     def _forget(self, group: _Group) -> None:
         if self._groups.get(group.key) is group:
