@@ -93,6 +93,9 @@ async def run(
                         db_pid=database.pid,
                         subscribers=tuple(args.subscribers or size.fanout),
                         events=args.events or size.events,
+                        redis_url=redis_url,
+                        server_log=args.server_log,
+                        source=path,
                     )
                     for name in names:
                         for result in await scenarios.ALL[name].run(bench):

@@ -82,10 +82,16 @@ def warehouse_gql_command() -> str:
 
 @contextlib.contextmanager
 def server(
-    mongodb_url: str, redis_url: str, db_name: str, log_path: Path, source: str | None = None
+    mongodb_url: str,
+    redis_url: str,
+    db_name: str,
+    log_path: Path,
+    source: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """`warehouse-gql serve` on a free port; with `source`, the package is imported from that
-    source tree (a checkout of another commit) instead of the installed one."""
+    source tree (a checkout of another commit) instead of the installed one; `settings` are
+    environment variables over the bench's own."""
     port = free_port()
     env = {
         **os.environ,
@@ -98,6 +104,7 @@ def server(
         # socket cap (20 in production) and the per-user point budget for the load.
         "MAX_SOCKETS_PER_SESSION": "10000",
         "RATE_LIMIT_POINTS": "0",
+        **(settings or {}),
     }
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(
