@@ -507,6 +507,62 @@ async def users_case(w: World, caller: Account | None) -> Case:
     )
 
 
+# Nothing listens on the discard port: these webhooks never reach anyone.
+WEBHOOK_URL = "http://127.0.0.1:9/permissions"
+
+
+async def _webhook(w: World) -> str:
+    data = await w.gql.ok(
+        "mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { webhook { id } } }",
+        {"i": {"url": f"{WEBHOOK_URL}/{unique()}", "events": ["ORDER_CREATED"]}},
+        w.manager.token,
+    )
+    webhook_id: str = data["createWebhook"]["webhook"]["id"]
+    return webhook_id
+
+
+async def create_webhook_case(w: World, caller: Account | None) -> Case:
+    url = f"{WEBHOOK_URL}/{unique()}"
+    return Case(
+        "mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { secret webhook { url } } }",
+        {"i": {"url": url, "events": ["ORDER_CREATED"]}},
+        token_of(caller),
+        probes=[("webhooks", {"url": url})],
+        check=lambda data: _equal(data["createWebhook"]["webhook"]["url"], url),
+    )
+
+
+async def webhooks_case(w: World, caller: Account | None) -> Case:
+    webhook_id = await _webhook(w)
+    return Case(
+        "{ webhooks { id } }",
+        {},
+        token_of(caller),
+        check=lambda data: _equal({"id": webhook_id} in data["webhooks"], True),
+    )
+
+
+async def delete_webhook_case(w: World, caller: Account | None) -> Case:
+    webhook_id = await _webhook(w)
+    return Case(
+        "mutation($id: ID!) { deleteWebhook(id: $id) }",
+        {"id": webhook_id},
+        token_of(caller),
+        probes=[("webhooks", {"_id": ObjectId(webhook_id)})],
+        check=lambda data: _equal(data["deleteWebhook"], webhook_id),
+    )
+
+
+async def webhook_deliveries_case(w: World, caller: Account | None) -> Case:
+    webhook_id = await _webhook(w)
+    return Case(
+        "query($id: ID!) { webhookDeliveries(webhookId: $id) { totalCount } }",
+        {"id": webhook_id},
+        token_of(caller),
+        check=lambda data: _equal(data["webhookDeliveries"]["totalCount"], 0),
+    )
+
+
 def _equal(actual: object, expected: object) -> None:
     assert actual == expected
 
@@ -578,6 +634,18 @@ MATRIX: list[tuple[dict[str, Build], str, str, str, str]] = [
             "deleteShipment": delete_shipment_case,
             "setUserRole": set_user_role_case,
             "users": users_case,
+        },
+        OK,
+        FORBIDDEN,
+        FORBIDDEN,
+        UNAUTHENTICATED,
+    ),
+    (
+        {
+            "createWebhook": create_webhook_case,
+            "webhooks": webhooks_case,
+            "deleteWebhook": delete_webhook_case,
+            "webhookDeliveries": webhook_deliveries_case,
         },
         OK,
         FORBIDDEN,

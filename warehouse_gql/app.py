@@ -7,6 +7,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from broadcaster import Broadcast
@@ -26,10 +27,12 @@ from warehouse_gql.api.http import RequestGuard, Resources, bearer_token
 from warehouse_gql.api.parse.door import ParseDoor
 from warehouse_gql.api.rest import docs, problems
 from warehouse_gql.api.rest.app import RestApi, RestMount
+from warehouse_gql.domain.webhooks import RetryPolicy
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
 from warehouse_gql.services.passwords import Passwords
+from warehouse_gql.services.webhook_delivery import WebhookWorker
 from warehouse_gql.settings import Settings
 from warehouse_gql.store import migrations
 from warehouse_gql.store.database import Database, Document
@@ -93,6 +96,20 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
             events = EventBus(broadcast, queue_size=settings.max_queued_events)
             await events.start()
             stack.push_async_callback(events.stop)
+            # Every process runs a webhook worker; leases decide who delivers to which endpoint.
+            webhook_worker = WebhookWorker(
+                db,
+                production=settings.production,
+                policy=RetryPolicy(
+                    first=timedelta(seconds=settings.webhook_retry_first_s),
+                    longest=timedelta(seconds=settings.webhook_retry_longest_s),
+                    give_up=timedelta(seconds=settings.webhook_give_up_s),
+                ),
+                poll_interval=settings.webhook_poll_s,
+                timeout=settings.webhook_timeout_s,
+            )
+            await webhook_worker.start()
+            stack.push_async_callback(webhook_worker.stop)
             view.resources = rest.resources = parse.resources = Resources(
                 db=db,
                 events=events,

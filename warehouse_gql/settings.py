@@ -139,6 +139,14 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # When set, GET /metrics needs `Authorization: Bearer <token>`.
     metrics_token: str | None = field(default=None, repr=False)
+    # Webhook delivery (SPEC "Webhooks"): how often each process looks for work, the wait
+    # before the first retry (doubling up to the longest), how long an endpoint may fail
+    # before it is disabled, and the time one attempt may take.
+    webhook_poll_s: float = 1.0
+    webhook_retry_first_s: float = 5.0
+    webhook_retry_longest_s: float = 3600.0
+    webhook_give_up_s: float = 24 * 3600.0
+    webhook_timeout_s: float = 10.0
     # "json" (one object per line, the default) or "text" for people at a terminal.
     log_format: str = "json"
     # Cheap argon2 parameters: only the test suite sets this, never the environment.
@@ -177,6 +185,11 @@ class Settings:
             cors_origins=_origins(env.get("CORS_ORIGINS", "")),
             metrics_token=env.get("METRICS_TOKEN") or None,
             log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
+            webhook_poll_s=_number(env, "WEBHOOK_POLL_S", 1.0, 3600.0),
+            webhook_retry_first_s=_number(env, "WEBHOOK_RETRY_FIRST_S", 5.0, 10.0),
+            webhook_retry_longest_s=_number(env, "WEBHOOK_RETRY_LONGEST_S", 3600.0, 24 * 3600.0),
+            webhook_give_up_s=_number(env, "WEBHOOK_GIVE_UP_S", 24 * 3600.0, 30 * 24 * 3600.0),
+            webhook_timeout_s=_number(env, "WEBHOOK_TIMEOUT_S", 10.0, 10.0),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings

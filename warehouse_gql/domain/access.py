@@ -61,6 +61,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "changePassword": _ALL,
     "sessions": _ALL,  # me.sessions: one's own
     "revokeSessions": _ALL,  # managers: anyone's; others: their own (may_revoke_sessions)
+    # webhooks: endpoints, their secrets and delivery logs
+    "createWebhook": _MANAGER,
+    "webhooks": _MANAGER,
+    "deleteWebhook": _MANAGER,
+    "webhookDeliveries": _MANAGER,
     # subscriptions, by root field: they follow the read rules
     "itemChanged": _STAFF,
     "lowStock": _STAFF,

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from warehouse_gql.domain.errors import PreconditionFailed
 from warehouse_gql.domain.models import Bin, Item, Order, Shipment, User
+from warehouse_gql.domain.webhooks import Webhook
 
-Versioned = Bin | Item | Order | Shipment | User
+Versioned = Bin | Item | Order | Shipment | User | Webhook
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -23,6 +24,8 @@ def version_tag(record: Versioned) -> str:
     """The tag of this state of the record: equal tags mean the same committed state."""
     if isinstance(record, Bin):
         return f"v{record.version}"
+    if isinstance(record, Webhook):
+        return f"r{record.revision}"
     # Records that count their committed writes; the others (today orders and users) are
     # tagged by their last write's time, at the stored millisecond precision.
     revision = getattr(record, "revision", None)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
+from warehouse_gql.domain.changes import ChangeKind
 from warehouse_gql.domain.models import Item, Shipment
 from warehouse_gql.domain.orders import ShipmentStatus
 
@@ -21,10 +21,7 @@ SHIPMENTS_CHANNEL = "warehouse.shipments"
 SESSIONS_CHANNEL = "warehouse.sessions"
 
 
-class ChangeKind(str, Enum):
-    CREATED = "CREATED"
-    UPDATED = "UPDATED"
-    DELETED = "DELETED"
+__all__ = ["ChangeKind", "Event", "ItemChanged", "SessionsChanged", "ShipmentChanged"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,32 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("orderOwner", ASCENDING), ("_id", ASCENDING)], name="shipments_by_owner"),
         IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="shipments_by_status"),
     ],
+    "changes": [
+        # The feed in commit order; unique, so two sequencers can never hand out one number.
+        IndexModel([("seq", ASCENDING)], unique=True, sparse=True, name="changes_by_seq"),
+        # What the sequencer has still to number: only pending records carry the field.
+        IndexModel([("pending", ASCENDING)], sparse=True, name="changes_pending"),
+        # The retention TTL index on `at` is made by migrations.prepare (its length is a setting).
+    ],
+    "webhooks": [
+        # The delivery worker's round: every enabled webhook.
+        IndexModel([("enabled", ASCENDING)], name="webhooks_by_enabled"),
+    ],
+    "webhook_deliveries": [
+        # One delivery per (webhook, change): a re-read change never makes a second one.
+        IndexModel(
+            [("webhookId", ASCENDING), ("seq", ASCENDING)], unique=True, name="delivery_of_change"
+        ),
+        # An order is fulfilled once: one message, however many changes say FULFILLED.
+        IndexModel([("messageId", ASCENDING)], unique=True, name="delivery_message"),
+        # The next delivery of a webhook to send, in feed order.
+        IndexModel(
+            [("webhookId", ASCENDING), ("state", ASCENDING), ("seq", ASCENDING)],
+            name="deliveries_pending",
+        ),
+        # The delivery log, page by page.
+        IndexModel([("webhookId", ASCENDING), ("_id", ASCENDING)], name="deliveries_by_webhook"),
+    ],
 }
 
 
@@ -137,6 +163,14 @@ class Database:
         self.movements: Collection = self.db["movements"]
         self.orders: Collection = self.db["orders"]
         self.shipments: Collection = self.db["shipments"]
+        self.changes: Collection = self.db["changes"]
+        self.leases: Collection = self.db["leases"]
+        # Change records of each running transaction, inserted just before it commits.
+        self._outboxes: dict[AsyncClientSession, dict[tuple[str, str], Document]] = {}
+        # Called after a commit that wrote change records (the sequencer's nudge).
+        self.on_changes: Callable[[], None] | None = None
+        self.webhooks: Collection = self.db["webhooks"]
+        self.webhook_deliveries: Collection = self.db["webhook_deliveries"]
         self.stats = TransactionStats()
         # Transactions that lost a write conflict retry here one at a time (see transaction).
         self._retry_lane = asyncio.Lock()
@@ -197,23 +231,37 @@ class Database:
                         ) from None
                     self.stats.retried += 1
 
+    def outbox_of(self, session: AsyncClientSession) -> dict[tuple[str, str], Document]:
+        """The change records the transaction running on `session` will insert."""
+        try:
+            return self._outboxes[session]
+        except KeyError:
+            raise RuntimeError("change records are written inside db.transaction only") from None
+
     async def _attempt(self, session: Session, work: Callable[[Session], Awaitable[T]]) -> T:
         await session.start_transaction(
             read_concern=ReadConcern("snapshot"),
             write_concern=WriteConcern("majority"),
             max_commit_time_ms=COMMIT_TIMEOUT_MS,
         )
+        self._outboxes[session] = {}
         try:
             result = await work(session)
+            records = list(self._outboxes[session].values())
+            if records:
+                # The outbox: the changes commit with the write or not at all.
+                await self.changes.insert_many(records, ordered=True, session=session)
         except BaseException:
             if session.in_transaction:
                 with contextlib.suppress(PyMongoError):
                     await session.abort_transaction()
             raise
+        finally:
+            self._outboxes.pop(session, None)
         for _ in range(3):
             try:
                 await session.commit_transaction()
-                return result
+                break
             except PyMongoError as exc:
                 # The commit may have happened: committing again is safe and tells.
                 if exc.has_error_label("UnknownTransactionCommitResult") and not isinstance(
@@ -221,7 +269,10 @@ class Database:
                 ):
                     continue
                 raise
-        await session.commit_transaction()
+        else:
+            await session.commit_transaction()
+        if records and self.on_changes is not None:
+            self.on_changes()
         return result
 
     async def checkpoint(self, step: str) -> None:

@@ -33,13 +33,18 @@ from warehouse_gql.api.graphql.orders.mutations import OrdersMutation
 from warehouse_gql.api.graphql.orders.queries import OrdersQuery
 from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
 from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
+from warehouse_gql.api.graphql.webhooks.mutations import WebhooksMutation
+from warehouse_gql.api.graphql.webhooks.queries import WebhooksQuery
 from warehouse_gql.live import metrics
 from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.settings import Settings
 
-Query = merge_types("Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery))
+Query = merge_types(
+    "Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery, WebhooksQuery)
+)
 Mutation = merge_types(
-    "Mutation", (AccountsMutation, InventoryMutation, OrdersMutation, FloorMutation)
+    "Mutation",
+    (AccountsMutation, InventoryMutation, OrdersMutation, FloorMutation, WebhooksMutation),
 )
 Subscription = merge_types("Subscription", (InventorySubscription, OrdersSubscription))
 

@@ -16,7 +16,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from warehouse_gql.api.http import Resources, cancellation, record_request, request_id
-from warehouse_gql.api.rest import accounts, floor, inventory, orders, problems
+from warehouse_gql.api.rest import accounts, floor, inventory, orders, problems, webhooks
 from warehouse_gql.api.rest.endpoints import (
     Call,
     Endpoint,
@@ -34,7 +34,13 @@ from warehouse_gql.store.errors import is_unreachable
 
 # The areas, in the order of the document. The change feed's module (api/rest/changes.py)
 # declares its routes with an Endpoints of its own and is added here like the others.
-AREAS: tuple[Endpoints, ...] = (accounts.routes, inventory.routes, orders.routes, floor.routes)
+AREAS: tuple[Endpoints, ...] = (
+    accounts.routes,
+    inventory.routes,
+    orders.routes,
+    floor.routes,
+    webhooks.routes,
+)
 JSON = "application/json"
 DEFAULT_BODY_LIMIT = 1 << 20
 
