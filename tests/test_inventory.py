@@ -672,6 +672,27 @@ async def test_forty_concurrent_takes_of_one_unit_from_thirty_take_exactly_thirt
     await assert_invariants(resources.db, skus=[item["sku"]])
 
 
+async def test_concurrent_adjustments_of_one_bins_items_queue_in_the_process_instead_of_conflicting(
+    gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
+) -> None:
+    b = await given.bin(gql, manager.token, capacity=1000)
+    items = [await given.item(gql, picker.token, bin_id=b["id"], quantity=10) for _ in range(5)]
+    retried = resources.db.stats.retried
+    bodies = await asyncio.gather(
+        *(
+            gql.post(given.ADJUST, {"id": items[n % 5]["id"], "d": 1, "r": "count"}, picker.token)
+            for n in range(30)
+        )
+    )
+    assert [outcome(body) for body in bodies] == ["ok"] * 30
+    # Every adjustment also writes the bin's load: one process runs them one at a time.
+    assert resources.db.stats.retried == retried
+    raw_bin = await resources.db.bins.find_one({"_id": ObjectId(b["id"])})
+    assert raw_bin is not None
+    assert raw_bin["currentLoad"] == 50 + 30
+    await assert_invariants(resources.db, skus=[i["sku"] for i in items])
+
+
 async def test_concurrent_receipts_into_one_bin_stop_exactly_at_its_capacity(
     gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
 ) -> None:

@@ -61,7 +61,12 @@ async def run(
             if args.profile is not None:
                 profile_out = Path(tempfile.gettempdir()) / f"bench-cpu-{os.getpid()}.folded"
             with launcher.server(
-                mongodb_url, redis_url, db_name, Path(args.server_log), path, profile_out
+                mongodb_url,
+                redis_url,
+                db_name,
+                Path(args.server_log),
+                path,
+                profile_out=profile_out,
             ) as srv:
                 if data is None:
                     t = time.monotonic()
@@ -96,6 +101,9 @@ async def run(
                         db_pid=database.pid,
                         subscribers=tuple(args.subscribers or size.fanout),
                         events=args.events or size.events,
+                        redis_url=redis_url,
+                        server_log=args.server_log,
+                        source=path,
                     )
                     for name in names:
                         for result in await scenarios.ALL[name].run(bench):

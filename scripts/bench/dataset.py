@@ -40,6 +40,8 @@ class Dataset:
     item_ids: list[str] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)
     full_bins: list[str] = field(default_factory=list)
+    # The items of the first full bin (the contention scenario's hot bin).
+    hot_items: list[str] = field(default_factory=list)
 
 
 def load_dataset(mongodb_url: str, db_name: str, size: Size, manager_id: str) -> Dataset:
@@ -114,6 +116,7 @@ def load_dataset(mongodb_url: str, db_name: str, size: Size, manager_id: str) ->
     data.bin_ids = [str(b["_id"]) for b in bins]
     data.full_bins = data.bin_ids[:full]
     data.item_ids = [str(i["_id"]) for i in items]
+    data.hot_items = [str(i["_id"]) for i in items if i["binId"] == bins[0]["_id"]]
     data.skus = sorted({str(i["sku"]) for i in items})
     return data
 

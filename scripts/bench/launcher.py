@@ -89,11 +89,13 @@ def server(
     db_name: str,
     log_path: Path,
     source: str | None = None,
+    settings: dict[str, str] | None = None,
     profile_out: Path | None = None,
 ) -> Iterator[Server]:
     """`warehouse-gql serve` on a free port; with `source`, the package is imported from that
-    source tree (a checkout of another commit) instead of the installed one; with
-    `profile_out`, under the CPU sampler of profile.py, writing its samples there."""
+    source tree (a checkout of another commit) instead of the installed one; `settings` are
+    environment variables over the bench's own; with `profile_out`, under the CPU sampler of
+    profile.py, writing its samples there."""
     port = free_port()
     env = {
         **os.environ,
@@ -106,6 +108,7 @@ def server(
         # socket cap (20 in production) and the per-user point budget for the load.
         "MAX_SOCKETS_PER_SESSION": "10000",
         "RATE_LIMIT_POINTS": "0",
+        **(settings or {}),
     }
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(

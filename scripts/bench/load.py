@@ -255,6 +255,10 @@ class Bench:
     db_pid: int | None
     subscribers: tuple[int, ...]
     events: int
+    # For scenarios that start servers of their own (abuse: limits off and on).
+    redis_url: str = ""
+    server_log: str = ""
+    source: str | None = None
 
     async def drive(
         self, name: str, operation: Operation, concurrency: int, *, on_server: bool = True

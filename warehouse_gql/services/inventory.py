@@ -146,7 +146,9 @@ async def adjust_item_quantity(
         )
         return item, bin
 
-    item, bin = await db.transaction(work)
+    # Every adjustment of a bin's items updates the bin's load: they queue per bin.
+    bin_id = await items.bin_of(db, oid)
+    item, bin = await db.transaction(work, serial=None if bin_id is None else ("bin", bin_id))
     await events.publish(
         [ItemChanged(ChangeKind.UPDATED, item, bin.location, item.quantity - delta)]
     )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -117,6 +117,31 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+class KeyedLocks:
+    """One asyncio lock per key, made on first use and dropped when nobody holds or awaits it
+    (asyncio.Lock wakes its waiters in arrival order)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass
 class TransactionStats:
     """Counts since start: how often transactions ran and how often they had to be retried."""
@@ -149,6 +174,8 @@ class Database:
         self.stats = TransactionStats()
         # Transactions that lost a write conflict retry here one at a time (see transaction).
         self._retry_lane = asyncio.Lock()
+        # Writers of one hot document queue here instead of conflicting (see transaction).
+        self._serial = KeyedLocks()
         # Test hook: called between the steps of multi-step writes (see services.orders).
         self.fault_injector: Callable[[str], Awaitable[None]] | None = None
 
@@ -157,8 +184,15 @@ class Database:
         async with asyncio.timeout(within):
             await self.client.admin.command("ping")
 
-    async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+    async def transaction(
+        self, work: Callable[[Session], Awaitable[T]], *, serial: Hashable | None = None
+    ) -> T:
         """Run `work` in one multi-document transaction, retried for a bounded time.
+
+        With `serial` (e.g. the bin every write of an adjustment updates), this process runs
+        the transactions of one key one at a time, in arrival order: its writers of one hot
+        bin queue for a few milliseconds each instead of all starting together, conflicting
+        and retrying. Other processes' writers may still conflict; the retries handle them.
 
         Write conflicts under concurrency surface as TransientTransactionError. The first
         attempt runs concurrently with everything else; a transaction that lost a conflict
@@ -168,6 +202,12 @@ class Database:
         SERVICE_UNAVAILABLE ("busy, retry"); an unreachable database fails at once. `work` must
         be safe to run again: it only touches the database through the session.
         """
+        if serial is not None:
+            async with self._serial.hold(serial):
+                return await self._transaction(work)
+        return await self._transaction(work)
+
+    async def _transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         self.stats.started += 1
         deadline = time.monotonic() + TRANSACTION_RETRY_S
         attempt = 0

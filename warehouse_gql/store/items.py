@@ -62,6 +62,12 @@ async def get_item(db: Database, item_id: ObjectId, session: Session | None = No
     return None if doc is None else to_item(doc)
 
 
+async def bin_of(db: Database, item_id: ObjectId) -> str | None:
+    """The bin an item lies in (it never changes: a move takes units into another item)."""
+    doc = await db.items.find_one({"_id": item_id}, {"binId": 1})
+    return None if doc is None else str(doc["binId"])
+
+
 async def require_item(db: Database, item_id: ObjectId, session: Session | None = None) -> Item:
     found = await get_item(db, item_id, session)
     if found is None:

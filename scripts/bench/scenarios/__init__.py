@@ -6,8 +6,10 @@ from __future__ import annotations
 from types import ModuleType
 
 from . import (
+    abuse,
     adjust,
     baseline,
+    contention,
     fanout,
     fulfill,
     fulfill_order,
@@ -34,6 +36,8 @@ ALL: dict[str, ModuleType] = {
         adjust,
         fulfill,
         fulfill_order,
+        contention,
+        abuse,
         fanout,
     )
 }
