@@ -31,6 +31,7 @@ from warehouse_gql.domain.webhooks import RetryPolicy
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
+from warehouse_gql.services import feed
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.services.webhook_delivery import WebhookWorker
 from warehouse_gql.settings import Settings
@@ -85,7 +86,7 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
             client = mongo_client(mongodb_url)
             stack.push_async_callback(client.close)
             db = Database(client, settings.mongodb_db)
-            await migrations.prepare(db)
+            await migrations.prepare(db, change_retention_days=settings.change_retention_days)
             if settings.redis_url:
                 redis_backend = ResilientRedisBackend(settings.redis_url)
                 broadcast = Broadcast(backend=redis_backend)
@@ -96,6 +97,10 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
             events = EventBus(broadcast, queue_size=settings.max_queued_events)
             await events.start()
             stack.push_async_callback(events.stop)
+            # After the bus: the relay hands numbered changes to it; stopped before it.
+            changefeed = feed.Feed(db, events)
+            await changefeed.start()
+            stack.push_async_callback(changefeed.stop)
             # Every process runs a webhook worker; leases decide who delivers to which endpoint.
             webhook_worker = WebhookWorker(
                 db,

@@ -35,7 +35,7 @@ from warehouse_gql.live.bus import DEFAULT_QUEUE_SIZE, FellBehind
 
 log = logging.getLogger(__name__)
 
-SHAREABLE = frozenset({"itemChanged", "shipmentChanged"})
+SHAREABLE = frozenset({"itemChanged", "shipmentChanged", "orderChanged"})
 
 _END = object()
 
@@ -56,8 +56,12 @@ def _shareable_document(query: str, operation_name: str | None) -> bool:
         return False
     selections = operations[0].selection_set.selections
     # Fragments and directives at the root could hide anything: share only plain fields.
+    # A resume (`after`) replays history of its own first: never shared.
     return all(
-        isinstance(s, FieldNode) and s.name.value in SHAREABLE and not s.directives
+        isinstance(s, FieldNode)
+        and s.name.value in SHAREABLE
+        and not s.directives
+        and not any(a.name.value == "after" for a in s.arguments or ())
         for s in selections
     )
 
