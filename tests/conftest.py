@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from tests.accounts import Account, make_account
-from tests.app_resources import resources_of
+from tests.app_resources import lifespan, resources_of
 from tests.graphql_client import GraphQLClient
 from tests.livekit import LiveServer
 from tests.servers import ValkeyServer, secantus_server
@@ -82,7 +81,7 @@ async def servers(
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with lifespan(application):
         yield application
 
 
