@@ -79,8 +79,11 @@ async def servers(
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
+async def app(settings: Settings, redis_url: str) -> AsyncIterator[Starlette]:
+    """The app most tests call in-process. On Redis, like the two `servers`, as processes of
+    one deployment are: whichever of them holds the change feed's sequencer lease hears the
+    others' commits at once instead of at its next poll of the database."""
+    application = create_app(dataclasses.replace(settings, redis_url=redis_url))
     async with lifespan(application):
         yield application
 

@@ -287,7 +287,7 @@ class Feed:
 
     async def catch_up(self) -> None:
         """Deliver from the database what the bus did not bring (one point read when idle)."""
-        if not self._ahead and not await changes.exists(self.db, self.delivered + 1):
+        if not self._ahead and not await changes.anything_after(self.db, self.delivered):
             return
         while True:
             page = await changes.read_after(self.db, self.delivered, limit=PAGE)

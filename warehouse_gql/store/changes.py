@@ -365,3 +365,12 @@ def retention_seconds(days: int) -> int:
 async def exists(db: Database, seq: int) -> bool:
     """Whether change number `seq` is kept (a point read on the unique index)."""
     return await db.changes.find_one({"seq": seq}, {"_id": 1}) is not None
+
+
+async def anything_after(db: Database, after: int) -> bool:
+    """Whether a change may be numbered after `after`, in two point reads, so that followers
+    polling an idle feed never run the range query of read_after.
+
+    The next number is there, or the sequencer's saved mark is past `after` (a number a
+    sequencer lost mid-batch is never used: the feed goes on after such a gap)."""
+    return await exists(db, after + 1) or await saved_high_water(db) > after

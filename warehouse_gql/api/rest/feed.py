@@ -132,7 +132,7 @@ async def list_changes(call: Call) -> Reply:
     media_type="text/event-stream",
 )
 async def stream_changes(call: Call) -> Reply:
-    user = await call.authorize("changes")
+    await call.authorize("changes")
     after = call.request.headers.get("last-event-id") or call.query(StreamQuery).after
     last = parse_cursor(after)
     # Checked before the stream starts, so an old cursor is a 410 problem, not an event.
@@ -150,13 +150,16 @@ async def stream_changes(call: Call) -> Reply:
                 # Waited for without cancelling it: cancelling would close the feed.
                 upcoming = upcoming or asyncio.ensure_future(anext(stream))
                 done, _ = await asyncio.wait({upcoming}, timeout=KEEPALIVE_SECONDS)
+                # Each event, and each keepalive, with the reader's current role and session:
+                # a demotion, logout or revocation ends the stream with an `error` event.
+                current = http.authorize(
+                    await http.authenticate(resources, token), "changes", name="changeStream"
+                )
                 if not done:
-                    if await http.authenticate(resources, token) is None:
-                        return  # the session ended (logout, revocation, expiry)
                     yield ": keepalive\n\n"
                     continue
                 change, upcoming = upcoming.result(), None
-                visible = access.visible_change(user.role, user.id, change)
+                visible = access.visible_change(current.role, current.id, change)
                 if visible is None:
                     continue
                 text = ChangeResource.of(visible).model_dump_json()
