@@ -94,7 +94,9 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
                 broadcast = Broadcast("memory://")
             await broadcast.connect()
             stack.push_async_callback(broadcast.disconnect)
-            events = EventBus(broadcast, queue_size=settings.max_queued_events)
+            events = EventBus(
+                broadcast, queue_size=settings.max_queued_events, namespace=settings.mongodb_db
+            )
             await events.start()
             stack.push_async_callback(events.stop)
             # After the bus: the relay hands numbered changes to it; stopped before it.

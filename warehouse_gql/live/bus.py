@@ -104,8 +104,13 @@ class _Queue:
 
 
 class EventBus:
-    def __init__(self, broadcast: Broadcast, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+    def __init__(
+        self, broadcast: Broadcast, *, queue_size: int = DEFAULT_QUEUE_SIZE, namespace: str = ""
+    ) -> None:
         self.broadcast = broadcast
+        # One deployment's channels on a shared Redis: its database's name before each, so a
+        # second deployment (or a test database) on the same Redis never hears its numbers.
+        self._prefix = f"{namespace}/" if namespace else ""
         self.queue_size = queue_size
         self.sessions = Sessions()
         self._local: dict[str, set[_Queue]] = {c: set() for c in LOCAL_CHANNELS}
@@ -133,7 +138,7 @@ class EventBus:
                 await task
 
     async def _pump(self, channel: str, ready: asyncio.Event) -> None:
-        async with self.broadcast.subscribe(channel=channel) as subscriber:
+        async with self.broadcast.subscribe(channel=self._prefix + channel) as subscriber:
             ready.set()
             while True:
                 try:
@@ -141,7 +146,7 @@ class EventBus:
                 except Unsubscribed:
                     return
                 try:
-                    event = decode(message.channel, message.message)
+                    event = decode(channel, message.message)
                 except Exception:
                     log.exception("dropped an undecodable event on %s", channel)
                     continue
@@ -170,7 +175,7 @@ class EventBus:
         for event in events:
             channel, text = encode(event)
             try:
-                await self.broadcast.publish(channel=channel, message=text)
+                await self.broadcast.publish(channel=self._prefix + channel, message=text)
             except Exception:
                 log.exception(
                     "could not publish an event on %s; the change itself is committed", channel
