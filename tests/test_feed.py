@@ -12,8 +12,12 @@ from tests.names import unique
 from warehouse_gql.api.http import Resources
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind, parse_cursor
 from warehouse_gql.domain.errors import BadUserInput, Conflict
+from warehouse_gql.domain.filters import Condition, Op
+from warehouse_gql.live import events as live
 from warehouse_gql.services import inventory, orders
-from warehouse_gql.store import changes, items, users
+from warehouse_gql.store import bins as bins_store
+from warehouse_gql.store import changes, items, search, users
+from warehouse_gql.store import orders as orders_store
 from warehouse_gql.store.ids import known_id
 
 
@@ -71,6 +75,38 @@ async def test_every_write_of_a_bin_item_order_or_shipment_leaves_one_numbered_c
     assert mine[-1].data["lines"] == [{"sku": sku, "quantity": 5}]
     only_orders = await changes.read_after(db, start, limit=1000, entities=[ChangeEntity.ORDER])
     assert [c.id for c in only_orders if c.id in {bin.id, item.id, order.id}] == [order.id] * 2
+
+
+async def test_a_live_query_starting_set_and_the_feed_agree_on_bin_and_order_revisions(
+    app: Starlette, resources: Resources, manager: Account
+) -> None:
+    db = resources.db
+    start = await changes.high_water(db)
+    bin = await inventory.create_bin(db, location=unique("CH"), capacity=10)
+    bin = await inventory.update_bin(db, bin_id=bin.id, location=None, capacity=12)
+    user = await users.get_user(db, known_id(manager.id))
+    assert user is not None
+    sku = unique("SKU")
+    await inventory.create_item(
+        db, resources.events, name="n", sku=sku, bin_id=bin.id, quantity=1, user=user
+    )
+    order = await orders.create_order(
+        db, customer_name="C", lines=[(sku, 1)], idempotency_key=None, user=user
+    )
+    last = {
+        c.id: c
+        for c in await changes.read_after(db, start, limit=1000)
+        if c.id in {bin.id, order.id}
+    }
+    # The bin was created, updated and loaded by the item: three changes. A live query's
+    # starting set records the revision of the last one, so that change is not delivered
+    # again; and the change data rebuilds the stored record.
+    bins = await search.ids_matching(db, "bins", [Condition("id", Op.EQ, bin.id)], limit=2)
+    assert bins == {bin.id: last[bin.id].revision} == {bin.id: 3}
+    found = await search.ids_matching(db, "orders", [Condition("id", Op.EQ, order.id)], limit=2)
+    assert found == {order.id: last[order.id].revision} == {order.id: 1}
+    assert live.bin_of(last[bin.id]) == await bins_store.get_bin(db, known_id(bin.id))
+    assert live.order_of(last[order.id]) == await orders_store.get_order(db, known_id(order.id))
 
 
 async def test_a_failed_write_leaves_no_change(app: Starlette, resources: Resources) -> None:

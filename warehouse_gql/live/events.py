@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind
-from warehouse_gql.domain.models import Item, Order, OrderLine, PickRecord, Shipment
+from warehouse_gql.domain.models import Bin, Item, Order, OrderLine, PickRecord, Shipment
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
 
 ITEMS_CHANNEL = "warehouse.items"
@@ -110,6 +110,21 @@ def shipment_of(change: Change) -> Shipment:
         revision=change.revision,
         created_at=_time(data["createdAt"]),
         updated_at=_time(data["updatedAt"]),
+    )
+
+
+def bin_of(change: Change) -> Bin:
+    data = change.data
+    return Bin(
+        id=change.id,
+        location=data["location"],
+        capacity=data["capacity"],
+        current_load=data["currentLoad"],
+        created_at=_time(data["createdAt"]),
+        updated_at=_time(data["updatedAt"]),
+        # The revision is one more than the version (store.changes.bin_revision); the last
+        # state of a deleted bin is one further on.
+        version=change.revision - 1 - (change.kind is ChangeKind.DELETED),
     )
 
 

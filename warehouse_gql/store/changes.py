@@ -150,15 +150,20 @@ def note_item(
     )
 
 
+def bin_revision(version: int) -> int:
+    """A bin's revision in the feed: its version starts at 0 and counts its writes, so the
+    revision (which counts from 1, as every document's does) is one more."""
+    return version + 1
+
+
 def note_bin(db: Database, session: Session, kind: ChangeKind, bin: Bin) -> None:
-    # A bin's version starts at 0 and counts its writes: its revision is one more.
     note(
         db,
         session,
         entity=ChangeEntity.BIN,
         doc_id=bin.id,
         kind=kind,
-        revision=bin.version + 1 + (kind is ChangeKind.DELETED),
+        revision=bin_revision(bin.version) + (kind is ChangeKind.DELETED),
         data=bin_data(bin),
     )
 
