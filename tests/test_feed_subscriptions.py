@@ -63,8 +63,7 @@ async def test_item_changed_resumed_on_the_other_process_gets_exactly_the_missed
     a, b = servers
     gql_a, gql_b = clients
     sku = unique("SKU")
-    bin = await given.bin(gql_b, manager.token)
-    item = await given.item(gql_b, manager.token, bin_id=bin["id"], quantity=0, sku=sku)
+    item = await given.stocked(gql_b, manager.token, sku=sku, quantity=0)
     first = await connected(a, manager)
     await first.subscribe(ITEM_EVENTS, {"sku": sku})
     await a.caught_up()
@@ -102,8 +101,7 @@ async def test_order_changed_follows_one_order_through_its_life_and_resumes_from
     gql_a, gql_b = clients
     customer = await make_account(a.resources, Role.CUSTOMER, unique("buyer"))
     sku = unique("SKU")
-    bin = await given.bin(gql_b, manager.token)
-    await given.item(gql_b, manager.token, bin_id=bin["id"], quantity=10, sku=sku)
+    await given.stocked(gql_b, manager.token, sku=sku, quantity=10)
     # From before this order's life: the feed's end now, as a client's last cursor would be.
     before = str(await changes.high_water(a.resources.db))
     order = await given.order(gql_a, customer.token, [(sku, 2)])
@@ -141,8 +139,7 @@ async def test_a_customer_following_orders_gets_only_their_own(
     mine = await make_account(a.resources, Role.CUSTOMER, unique("mine"))
     theirs = await make_account(a.resources, Role.CUSTOMER, unique("theirs"))
     sku = unique("SKU")
-    bin = await given.bin(gql_b, manager.token)
-    await given.item(gql_b, manager.token, bin_id=bin["id"], quantity=10, sku=sku)
+    await given.stocked(gql_b, manager.token, sku=sku, quantity=10)
     watcher = await connected(b, mine)
     await watcher.subscribe(ORDER_EVENTS, {})
     await b.caught_up()
@@ -161,15 +158,8 @@ async def test_low_stock_after_a_cursor_sends_the_current_set_again_then_goes_li
     a, b = servers
     gql_a, gql_b = clients
     sku = unique("SKU")
-    bin = await given.bin(gql_a, manager.token)
-    low = await given.item(gql_a, manager.token, bin_id=bin["id"], quantity=1, sku=sku)
-    high = await given.item(
-        gql_a,
-        manager.token,
-        bin_id=(await given.bin(gql_a, manager.token))["id"],
-        quantity=9,
-        sku=sku,
-    )
+    low = await given.stocked(gql_a, manager.token, sku=sku, quantity=1)
+    high = await given.stocked(gql_a, manager.token, sku=sku, quantity=9)
     first = await connected(a, manager)
     await first.subscribe(LOW_STOCK, {"sku": sku})
     entered = (await first.next_data())["lowStock"]
@@ -254,8 +244,7 @@ async def test_a_second_deployment_on_the_same_redis_is_never_heard(
     a, _ = servers
     gql_a, _ = clients
     sku = unique("SKU")
-    bin = await given.bin(gql_a, manager.token)
-    item = await given.item(gql_a, manager.token, bin_id=bin["id"], quantity=0, sku=sku)
+    item = await given.stocked(gql_a, manager.token, sku=sku, quantity=0)
     watcher = await connected(a, manager)
     await watcher.subscribe(ITEM_EVENTS, {"sku": sku})
     await a.caught_up()

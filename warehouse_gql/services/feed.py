@@ -17,8 +17,9 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from warehouse_gql.domain import access, clock
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind, cursor_of, parse_cursor
@@ -35,6 +36,7 @@ from warehouse_gql.live.events import (
     Nudge,
     ShipmentChanged,
 )
+from warehouse_gql.live.revisions import Revisions
 from warehouse_gql.store import changes
 from warehouse_gql.store.database import Database, Document
 
@@ -361,6 +363,36 @@ async def follow(
                 yield found
         except FellBehind as behind:
             raise FellBehind(behind.limit, cursor_of(last) if last else None) from None
+
+
+class Revisioned(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def revision(self) -> int: ...
+
+
+R = TypeVar("R", bound=Revisioned)
+
+
+async def follow_records(
+    db: Database,
+    bus: EventBus,
+    *,
+    user: User,
+    entity: ChangeEntity,
+    record_of: Callable[[Change], R],
+    after: str | None,
+) -> AsyncGenerator[tuple[Change, R], None]:
+    """One entity's changes as `follow` gives them, only those `user` may see, each record
+    revision once (a change heard from the bus and read from the database is one change)."""
+    revisions = Revisions()
+    async for change in follow(db, bus, after=after, entities=[entity]):
+        if access.visible_change(user.role, user.id, change) is None:
+            continue
+        record = record_of(change)
+        if revisions.is_new(record.id, record.revision):
+            yield change, record
 
 
 # Delta sync: the feed read in pages, as a reader may see it.

@@ -8,17 +8,19 @@ from typing import Annotated
 import strawberry
 
 from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.feed import streams
 from warehouse_gql.api.graphql.feed.types import ChangeKind
 from warehouse_gql.api.graphql.inventory.types import Item
 from warehouse_gql.api.graphql.permissions import authorize
+from warehouse_gql.domain import models
 from warehouse_gql.domain.changes import ChangeEntity, cursor_of, parse_cursor
 from warehouse_gql.domain.errors import CursorExpired
+from warehouse_gql.domain.models import User
 from warehouse_gql.live import events as live
 from warehouse_gql.live.bus import FellBehind
 from warehouse_gql.live.livequery import LiveKind as DomainLiveKind
 from warehouse_gql.live.livequery import low_stock_transition
 from warehouse_gql.live.revisions import Revisions
-from warehouse_gql.services import feed
 from warehouse_gql.store import changes, items
 
 strawberry.enum(DomainLiveKind, description="How a record relates to a live query's result set.")
@@ -62,9 +64,9 @@ class InventorySubscription:
     ) -> AsyncGenerator[ItemEvent, None]:
         # Authorised before the stream starts: a refusal is the subscription's error at
         # subscribe time, not its first event.
-        await authorize(info, "itemChanged")
+        user = await authorize(info, "itemChanged")
         parse_cursor(after)
-        return _item_events(info, sku, bin_id, after)
+        return _item_events(info, user, sku, bin_id, after)
 
     @strawberry.subscription(
         description="Live query over items with quantity ≤ threshold: ENTER for each current match, then ENTER/UPDATE/LEAVE."
@@ -89,21 +91,14 @@ class InventorySubscription:
 
 
 async def _item_events(
-    info: Info, sku: str | None, bin_id: strawberry.ID | None, after: str | None
+    info: Info, user: User, sku: str | None, bin_id: strawberry.ID | None, after: str | None
 ) -> AsyncGenerator[ItemEvent, None]:
-    revisions = Revisions()
-    context = info.context
-    async for change in feed.follow(
-        context.db, context.events, after=after, entities=[ChangeEntity.ITEM]
+    def wanted(item: models.Item) -> bool:
+        return (sku is None or item.sku == sku) and (bin_id is None or item.bin_id == bin_id)
+
+    async for change, item in streams.records(
+        info, user, ChangeEntity.ITEM, live.item_of, after=after, keep=wanted
     ):
-        item = live.item_of(change)
-        if sku is not None and item.sku != sku:
-            continue
-        if bin_id is not None and item.bin_id != bin_id:
-            continue
-        if not revisions.is_new(item.id, item.revision):
-            continue
-        context.fresh_loaders()
         yield ItemEvent(kind=change.kind, item=Item.from_model(item), cursor=change.cursor)
 
 

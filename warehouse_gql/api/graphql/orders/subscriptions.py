@@ -8,16 +8,15 @@ from typing import Annotated
 import strawberry
 
 from warehouse_gql.api.graphql.context import Info
+from warehouse_gql.api.graphql.feed import streams
 from warehouse_gql.api.graphql.feed.types import ChangeKind
 from warehouse_gql.api.graphql.orders.types import Order, Shipment
 from warehouse_gql.api.graphql.permissions import authorize
-from warehouse_gql.domain import access
+from warehouse_gql.domain import models
 from warehouse_gql.domain import orders as rules
 from warehouse_gql.domain.changes import ChangeEntity, parse_cursor
 from warehouse_gql.domain.models import User
 from warehouse_gql.live import events as live
-from warehouse_gql.live.revisions import Revisions
-from warehouse_gql.services import feed
 
 FeedAfter = Annotated[
     str | None,
@@ -85,21 +84,14 @@ class OrdersSubscription:
 async def _shipment_events(
     info: Info, user: User, order_id: str | None, tracking_number: str | None, after: str | None
 ) -> AsyncGenerator[ShipmentEvent, None]:
-    revisions = Revisions()
-    context = info.context
-    async for change in feed.follow(
-        context.db, context.events, after=after, entities=[ChangeEntity.SHIPMENT]
+    def wanted(shipment: models.Shipment) -> bool:
+        return (order_id is None or shipment.order_id == order_id) and (
+            tracking_number is None or shipment.tracking_number == tracking_number
+        )
+
+    async for change, shipment in streams.records(
+        info, user, ChangeEntity.SHIPMENT, live.shipment_of, after=after, keep=wanted
     ):
-        if access.visible_change(user.role, user.id, change) is None:
-            continue
-        shipment = live.shipment_of(change)
-        if not revisions.is_new(shipment.id, shipment.revision):
-            continue
-        if order_id is not None and shipment.order_id != order_id:
-            continue
-        if tracking_number is not None and shipment.tracking_number != tracking_number:
-            continue
-        context.fresh_loaders()
         yield ShipmentEvent(
             kind=change.kind, shipment=Shipment.from_model(shipment), cursor=change.cursor
         )
@@ -112,19 +104,12 @@ async def _order_events(
     status: rules.OrderStatus | None,
     after: str | None,
 ) -> AsyncGenerator[OrderEvent, None]:
-    revisions = Revisions()
-    context = info.context
-    async for change in feed.follow(
-        context.db, context.events, after=after, entities=[ChangeEntity.ORDER]
+    def wanted(order: models.Order) -> bool:
+        return (order_id is None or order.id == order_id) and (
+            status is None or order.status is status
+        )
+
+    async for change, order in streams.records(
+        info, user, ChangeEntity.ORDER, live.order_of, after=after, keep=wanted
     ):
-        if access.visible_change(user.role, user.id, change) is None:
-            continue
-        order = live.order_of(change)
-        if not revisions.is_new(order.id, order.revision):
-            continue
-        if order_id is not None and order.id != order_id:
-            continue
-        if status is not None and order.status is not status:
-            continue
-        context.fresh_loaders()
         yield OrderEvent(kind=change.kind, order=Order.from_model(order), cursor=change.cursor)
