@@ -4,7 +4,6 @@ and users of every role. Fixtures only: what tests call lives in a module named 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -50,9 +49,13 @@ def redis_url(valkey: ValkeyServer | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(mongodb_url: str) -> Settings:
+def settings(mongodb_url: str, redis_url: str) -> Settings:
+    """Every app the tests make on the shared test database is a process of one deployment,
+    so all of them are on Redis, as the README requires of more than one process: whichever
+    holds the change feed's sequencer lease hears the others' commits at once."""
     return Settings(
         mongodb_url=mongodb_url,
+        redis_url=redis_url,
         mongodb_db=f"wgql_test_{uuid.uuid4().hex[:8]}",
         fast_password_hashing=True,
         # Every test request comes from one address: the limits have tests of their own.
@@ -64,13 +67,10 @@ def settings(mongodb_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def servers(
-    settings: Settings, redis_url: str
-) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+async def servers(settings: Settings) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
     """Two server processes' worth of app (uvicorn on loopback) sharing the database and Redis."""
-    live_settings = dataclasses.replace(settings, redis_url=redis_url)
-    a = LiveServer(create_app(live_settings))
-    b = LiveServer(create_app(live_settings))
+    a = LiveServer(create_app(settings))
+    b = LiveServer(create_app(settings))
     await a.start()
     await b.start()
     yield a, b
@@ -79,11 +79,8 @@ async def servers(
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings, redis_url: str) -> AsyncIterator[Starlette]:
-    """The app most tests call in-process. On Redis, like the two `servers`, as processes of
-    one deployment are: whichever of them holds the change feed's sequencer lease hears the
-    others' commits at once instead of at its next poll of the database."""
-    application = create_app(dataclasses.replace(settings, redis_url=redis_url))
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
     async with lifespan(application):
         yield application
 
