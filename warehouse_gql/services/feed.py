@@ -47,7 +47,7 @@ LEASE_SECONDS = 5.0
 RENEW_SECONDS = 1.0
 # Safety nets when no nudge or bus message comes: the sequencer looks for pending records,
 # the relay for numbered changes it has not delivered.
-SEQUENCER_POLL_SECONDS = 0.2
+SEQUENCER_POLL_SECONDS = 0.5
 RELAY_POLL_SECONDS = 1.0
 # While a write waits for its changes, the relay looks at the database this often.
 RELAY_WAITING_POLL_SECONDS = 0.05
