@@ -504,10 +504,14 @@ class LiveClient:
 
         group = (cls.name, subscription.keys, access.visibility_group(viewer.role, viewer.id))
         after, original = _ENCODED.get(event, group, build)
-        # The same bytes as _json of {op, clientId, requestId, object, original?}.
-        head = _json({"op": op, "clientId": self.client_id, "requestId": subscription.request_id})
+        # The same bytes as _json of {op, clientId, requestId, object, original?}: op is one of
+        # transition's words, the client id a uuid4 and the request id an int, so none needs
+        # escaping.
         tail = "" if original is None else f',"original":{original}'
-        return f'{head[:-1]},"object":{after}{tail}}}'
+        return (
+            f'{{"op":"{op}","clientId":"{self.client_id}","requestId":{subscription.request_id},'
+            f'"object":{after}{tail}}}'
+        )
 
 
 async def serve(websocket: WebSocket, resources: Resources, app_id: str) -> None:
