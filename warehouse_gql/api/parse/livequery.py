@@ -11,11 +11,12 @@ changes); a revoked session ends the connection with error 209.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -162,6 +163,42 @@ def _visible(viewer: User, record: Item | Shipment | Bin | Order) -> bool:
     return access.may_see_stock(viewer.role)
 
 
+class _Encoded:
+    """The JSON text of recent events' `object` and `original`, per class, keys and what the
+    viewer may see (access.visibility_group): every subscriber of one such group gets the same
+    bytes, so they are built and encoded once per event in this process, not once per
+    subscriber. Only the envelope (op, clientId, requestId) is written per subscriber."""
+
+    def __init__(self, events: int) -> None:
+        self.events = events
+        # id(event) -> (the event, its texts per group): holding the event keeps its id from
+        # being reused while it is here.
+        self.recent: collections.OrderedDict[
+            int, tuple[object, dict[Hashable, tuple[str, str | None]]]
+        ] = collections.OrderedDict()
+
+    def get(
+        self, event: object, group: Hashable, build: Callable[[], tuple[str, str | None]]
+    ) -> tuple[str, str | None]:
+        entry = self.recent.get(id(event))
+        if entry is None:
+            entry = self.recent[id(event)] = (event, {})
+            while len(self.recent) > self.events:
+                self.recent.popitem(last=False)
+        texts = entry[1].get(group)
+        if texts is None:
+            texts = entry[1][group] = build()
+        return texts
+
+
+# A subscriber that lags further behind than this many events encodes its own (same) bytes.
+_ENCODED = _Encoded(events=64)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 class LiveClient:
     def __init__(self, websocket: WebSocket, resources: Resources, app_id: str) -> None:
         self.websocket = websocket
@@ -175,11 +212,14 @@ class LiveClient:
         self.closed = False
 
     async def send(self, message: Mapping[str, Any]) -> None:
+        await self.send_text(_json(message))
+
+    async def send_text(self, text: str) -> None:
         if self.closed:
             return
         async with self.send_lock:
             with contextlib.suppress(Exception):
-                await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+                await self.websocket.send_text(text)
 
     async def error(
         self, code: int, message: str, *, reconnect: bool = True, request_id: int | None = None
@@ -425,7 +465,7 @@ class LiveClient:
                         return
                     if not _visible(viewer, change.after):
                         continue
-                    await self.send(self._event(subscription, op, change, viewer))
+                    await self.send_text(self._event(subscription, op, event, change, viewer))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -434,8 +474,14 @@ class LiveClient:
                 ready.set_exception(exc)
 
     def _event(
-        self, subscription: Subscription, op: str, change: Change, viewer: User
-    ) -> dict[str, Any]:
+        self,
+        subscription: Subscription,
+        op: str,
+        event: live.Event,
+        change: Change,
+        viewer: User,
+    ) -> str:
+        """The event's message as JSON text, its objects encoded once per group (_Encoded)."""
         cls = subscription.cls
 
         def body(record: Any) -> dict[str, Any]:
@@ -445,20 +491,27 @@ class LiveClient:
             always = {"className", "objectId", "createdAt", "updatedAt"}
             return {k: v for k, v in full.items() if k in subscription.keys or k in always}
 
-        message: dict[str, Any] = {
-            "op": op,
-            "clientId": self.client_id,
-            "requestId": subscription.request_id,
-            "object": body(change.after),
-        }
-        before = change.before
-        if (
-            isinstance(before, Item)
-            and isinstance(change.after, Item)
-            and before.quantity != change.after.quantity
-        ):
-            message["original"] = body(change.before)
-        return message
+        def build() -> tuple[str, str | None]:
+            before = change.before
+            original = (
+                _json(body(before))
+                if isinstance(before, Item)
+                and isinstance(change.after, Item)
+                and before.quantity != change.after.quantity
+                else None
+            )
+            return _json(body(change.after)), original
+
+        group = (cls.name, subscription.keys, access.visibility_group(viewer.role, viewer.id))
+        after, original = _ENCODED.get(event, group, build)
+        # The same bytes as _json of {op, clientId, requestId, object, original?}: op is one of
+        # transition's words, the client id a uuid4 and the request id an int, so none needs
+        # escaping.
+        tail = "" if original is None else f',"original":{original}'
+        return (
+            f'{{"op":"{op}","clientId":"{self.client_id}","requestId":{subscription.request_id},'
+            f'"object":{after}{tail}}}'
+        )
 
 
 async def serve(websocket: WebSocket, resources: Resources, app_id: str) -> None:
