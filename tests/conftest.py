@@ -4,18 +4,16 @@ and users of every role. Fixtures only: what tests call lives in a module named 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from tests.accounts import Account, make_account
-from tests.app_resources import resources_of
+from tests.app_resources import lifespan, resources_of
 from tests.graphql_client import GraphQLClient
 from tests.livekit import LiveServer
 from tests.servers import ValkeyServer, secantus_server
@@ -51,9 +49,13 @@ def redis_url(valkey: ValkeyServer | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(mongodb_url: str) -> Settings:
+def settings(mongodb_url: str, redis_url: str) -> Settings:
+    """Every app the tests make on the shared test database is a process of one deployment,
+    so all of them are on Redis, as the README requires of more than one process: whichever
+    holds the change feed's sequencer lease hears the others' commits at once."""
     return Settings(
         mongodb_url=mongodb_url,
+        redis_url=redis_url,
         mongodb_db=f"wgql_test_{uuid.uuid4().hex[:8]}",
         fast_password_hashing=True,
         # Every test request comes from one address: the limits have tests of their own.
@@ -65,13 +67,10 @@ def settings(mongodb_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def servers(
-    settings: Settings, redis_url: str
-) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+async def servers(settings: Settings) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
     """Two server processes' worth of app (uvicorn on loopback) sharing the database and Redis."""
-    live_settings = dataclasses.replace(settings, redis_url=redis_url)
-    a = LiveServer(create_app(live_settings))
-    b = LiveServer(create_app(live_settings))
+    a = LiveServer(create_app(settings))
+    b = LiveServer(create_app(settings))
     await a.start()
     await b.start()
     yield a, b
@@ -82,7 +81,7 @@ async def servers(
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with lifespan(application):
         yield application
 
 

@@ -61,6 +61,14 @@ async def item(
     return created
 
 
+async def stocked(
+    gql: GraphQLClient, token: str, *, sku: str, quantity: int, capacity: int = 100
+) -> dict[str, Any]:
+    """An item of `sku` holding `quantity`, in a bin of its own."""
+    bin_id = (await bin(gql, token, capacity=capacity))["id"]
+    return await item(gql, token, bin_id=bin_id, quantity=quantity, sku=sku)
+
+
 async def order(
     gql: GraphQLClient,
     token: str,

@@ -19,6 +19,7 @@ from tests.graphql_client import GraphQLClient
 from tests.waiting import wait_for
 from warehouse_gql.api.http import Resources
 from warehouse_gql.embedded import free_port
+from warehouse_gql.store import changes
 
 
 class LiveServer:
@@ -36,6 +37,13 @@ class LiveServer:
     def resources(self) -> Resources:
         """What this server's lifespan opened (its event bus, sockets, session cache)."""
         return resources_of(self.app)
+
+    async def caught_up(self) -> None:
+        """Wait until this server's relay has delivered every change numbered so far. A
+        subscription opened after that starts past them; opened earlier, it may also get a
+        change another process committed just before (at least once, never lost)."""
+        target = await changes.high_water(self.resources.db)
+        await wait_for(lambda: self.resources.events.position >= target)
 
     @property
     def http_url(self) -> str:

@@ -162,7 +162,7 @@ async def test_a_subscriber_that_falls_behind_its_bounded_queue_is_ended_with_ra
     try:
         async with bus.subscribe(ITEMS_CHANNEL) as slow:
             for _ in range(5):
-                await bus.publish([ItemChanged(ChangeKind.UPDATED, item, "A-01", 0)])
+                await bus.publish([ItemChanged(ChangeKind.UPDATED, item, 0)])
             # The memory backend hands events over asynchronously: wait for the overflow.
             await wait_for(lambda: any(q.overflowed for q in bus.listeners(ITEMS_CHANNEL)))
             with pytest.raises(RateLimited) as ended:

@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from bson import ObjectId
 from graphql import build_schema
 
 from tests import given, test_schema
 from tests.accounts import Account, make_account
+from tests.app_resources import lifespan
 from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
 from tests.names import unique
@@ -98,7 +98,7 @@ async def open_floor(settings: Settings, **overrides: Any) -> AsyncIterator[Floo
     )
     app = create_app(own)
     async with (
-        LifespanManager(app),
+        lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
         resources = next(

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 import httpx
 import hypothesis
-from asgi_lifespan import LifespanManager
 from bson import ObjectId
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -37,7 +36,7 @@ from hypothesis.stateful import (
 
 from tests import given
 from tests.accounts import Account, make_account
-from tests.app_resources import resources_of
+from tests.app_resources import lifespan, resources_of
 from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
 from tests.names import unique
@@ -82,7 +81,7 @@ def floor_in_thread(settings: Settings) -> Iterator[Floor]:
         app = create_app(settings)
         try:
             async with (
-                LifespanManager(app),
+                lifespan(app),
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app), base_url="http://test"
                 ) as http,

@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from graphql import get_introspection_query, parse
 from starlette.applications import Starlette
 
 from tests.accounts import Account, make_account
-from tests.app_resources import resources_of
+from tests.app_resources import lifespan, resources_of
 from tests.graphql_client import GraphQLClient
 from tests.names import unique
 from warehouse_gql.api.graphql.cost import measure
@@ -71,7 +70,7 @@ def limited_settings(settings: Settings) -> Settings:
 @pytest.fixture(scope="module")
 async def limited(limited_settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(limited_settings)
-    async with LifespanManager(app):
+    async with lifespan(app):
         yield app
 
 
@@ -344,7 +343,7 @@ async def test_auth_limits_are_shared_by_processes_through_redis(
     shared = dataclasses.replace(limited_settings, redis_url=redis_url)
     first, second = create_app(shared), create_app(shared)
     mine = address()
-    async with LifespanManager(first), LifespanManager(second):
+    async with lifespan(first), lifespan(second):
         clients = [
             httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://test")
             for a in (first, second)
@@ -462,7 +461,7 @@ async def test_production_errors_suggest_no_field_names(settings: Settings) -> N
     answers = {}
     for name, variant in (("development", settings), ("production", production)):
         app = create_app(variant)
-        async with LifespanManager(app):
+        async with lifespan(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 body = (await post(http, typo)).json()
@@ -524,7 +523,7 @@ async def test_with_the_database_down_reads_and_writes_fail_fast_and_recovery_ne
     child, url = start_secantus(tmp_path / "db", tmp_path / "db.log", port=port)
     try:
         app = create_app(dataclasses.replace(settings, mongodb_url=url))
-        async with LifespanManager(app):
+        async with lifespan(app):
             account = await make_account(resources_of(app), Role.MANAGER)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

@@ -24,9 +24,11 @@ from tests.servers import ValkeyServer
 from tests.waiting import wait_for
 from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
 from warehouse_gql.app import create_app
+from warehouse_gql.domain.changes import Change, ChangeEntity
 from warehouse_gql.domain.models import Item, User
-from warehouse_gql.live.events import ITEMS_CHANNEL, SHIPMENTS_CHANNEL, ChangeKind, ItemChanged
+from warehouse_gql.live.events import ITEMS_CHANNEL, SHIPMENTS_CHANNEL, ChangeKind
 from warehouse_gql.settings import Settings
+from warehouse_gql.store import changes
 
 CREATE_BIN = "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }"
 CREATE_ITEM = "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }"
@@ -430,6 +432,7 @@ async def test_identical_subscriptions_each_get_every_event_while_others_come_an
     a, b = servers
     sku = unique("SKU")
     _, item_id = await stocked_item(b, manager, sku, 1)
+    await a.caught_up()
     before = a.resources.events.listeners(ITEMS_CHANNEL)
     first, second = await connected(a, manager), await connected(a, picker)
     for client in (first, second):
@@ -619,19 +622,29 @@ async def test_a_subscriber_that_stops_reading_ends_rate_limited_and_holds_back_
     await server.start()
     try:
         sku = unique("SKU")
-        document = (
-            "subscription($sku: String) { itemChanged(sku: $sku) { item { name quantity } } }"
-        )
+        document = "subscription($sku: String) { itemChanged(sku: $sku) { cursor item { name quantity } } }"
         reader = await connected(server, manager)
         await reader.subscribe(document, {"sku": sku})
         slow = await stalled(server.port, manager.token, document, {"sku": sku})
         await wait_for(lambda: _members(server, manager, document, {"sku": sku}) == 2)
 
-        # 8 KB events: more than the slow socket's buffers (the kernel's and uvicorn's) hold.
+        # 8 KB events: more than the slow socket's buffers (the kernel's and uvicorn's) hold,
+        # handed to the subscribers as the relay hands them numbered changes.
         now = datetime.now(UTC)
+        start = await changes.high_water(server.resources.db)
         for n in range(1, EVENTS + 1):
             item = Item("i1", "x" * 8000, sku, "b1", n, n, now, now)
-            await server.resources.events.publish([ItemChanged(ChangeKind.UPDATED, item, "A", 0)])
+            server.resources.events.deliver(
+                Change(
+                    start + n,
+                    ChangeEntity.ITEM,
+                    item.id,
+                    ChangeKind.UPDATED,
+                    n,
+                    now,
+                    changes.item_data(item, previous_quantity=n - 1),
+                )
+            )
             # The reader gets every event while the slow one stops reading.
             assert (await reader.next_data())["itemChanged"]["item"]["quantity"] == n
 
@@ -647,6 +660,8 @@ async def test_a_subscriber_that_stops_reading_ends_rate_limited_and_holds_back_
         assert len(seen) < EVENTS - 20
         assert ending["extensions"]["code"] == "RATE_LIMITED"
         assert "fell more than 20 events behind" in ending["message"]
+        # Where to resume: the cursor of the last event it got.
+        assert ending["extensions"]["cursor"] == str(start + seen[-1])
         assert await slow.receive() == {"id": "1", "type": "complete"}
         slow.sock.close()
         await reader.close()

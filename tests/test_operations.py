@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.accounts import Account
+from tests.app_resources import lifespan
 from tests.graphql_client import GraphQLClient
 from tests.livekit import LiveServer, Subscriptions
 from tests.names import unique
@@ -42,7 +42,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 @asynccontextmanager
 async def client_of(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

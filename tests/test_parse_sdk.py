@@ -410,6 +410,156 @@ async def test_live_query_refuses_items_to_a_customer_and_sends_only_their_own_s
         await listener.close()
 
 
+async def test_live_query_sends_order_create_and_leave_when_the_other_process_fulfils_it(
+    parse_servers: tuple[ServerProcess, ServerProcess],
+    sdk_modules: Path,
+    floor_b: GraphQLClient,
+    manager: Account,
+    picker: Account,
+    customer: Account,
+) -> None:
+    name = unique("Customer")
+    b = await given.bin(floor_b, manager.token)
+    item = await given.item(floor_b, manager.token, bin_id=b["id"], quantity=5)
+    # Pending before anyone subscribes: the subscription's starting set holds it.
+    early = await given.order(floor_b, customer.token, [(item["sku"], 1)], customer_name=name)
+    listener = await listen(
+        parse_servers[0],
+        sdk_modules,
+        picker.token,
+        [
+            {"className": "Order", "equalTo": {"customerName": name, "status": "pending"}},
+            {"className": "Order", "equalTo": {"customerName": name}},
+        ],
+    )
+
+    async def both() -> list[tuple[str, int, str, str]]:
+        seen = [await listener.next(), await listener.next()]
+        return sorted((m["op"], m["subscription"], m["id"], m["status"]) for m in seen)
+
+    try:
+        await listener.next("open")
+        await listener.next("open")
+        late = await given.order(floor_b, customer.token, [(item["sku"], 2)], customer_name=name)
+        assert await both() == [
+            ("create", 0, late["id"], "pending"),
+            ("create", 1, late["id"], "pending"),
+        ]
+        # Fulfilled through REST, then through GraphQL, both on the other process.
+        async with httpx.AsyncClient(base_url=parse_servers[1].url, timeout=30) as rest:
+            response = await rest.post(
+                f"/api/v1/orders/{early['id']}/fulfill",
+                headers={"Authorization": f"Bearer {manager.token}"},
+            )
+            assert response.status_code == 200, response.text
+        assert await both() == [
+            ("leave", 0, early["id"], "fulfilled"),
+            ("update", 1, early["id"], "fulfilled"),
+        ]
+        await floor_b.ok(given.FULFILL, {"id": late["id"]}, manager.token)
+        assert await both() == [
+            ("leave", 0, late["id"], "fulfilled"),
+            ("update", 1, late["id"], "fulfilled"),
+        ]
+    finally:
+        await listener.close()
+
+
+async def test_live_query_refuses_bins_to_a_customer_and_sends_only_their_own_orders(
+    parse_servers: tuple[ServerProcess, ServerProcess],
+    sdk_modules: Path,
+    floor_b: GraphQLClient,
+    manager: Account,
+    customer: Account,
+    other_customer: Account,
+) -> None:
+    listener = await listen(
+        parse_servers[0],
+        sdk_modules,
+        customer.token,
+        [{"className": "Bin"}, {"className": "Order", "equalTo": {"status": "pending"}}],
+    )
+    try:
+        refused = await listener.next("error")
+        assert refused["subscription"] == 0
+        assert "may not subscribe" in json.dumps(refused["error"])
+        await listener.next("open")
+        b = await given.bin(floor_b, manager.token)
+        item = await given.item(floor_b, manager.token, bin_id=b["id"], quantity=4)
+        theirs = await given.order(floor_b, other_customer.token, [(item["sku"], 1)])
+        mine = await given.order(floor_b, customer.token, [(item["sku"], 1)])
+        # The other customer's order came first: the first event being ours shows it was held back.
+        created = await listener.next()
+        assert (created["op"], created["id"], created["status"]) == (
+            "create",
+            mine["id"],
+            "pending",
+        )
+        await floor_b.ok(given.FULFILL, {"id": theirs["id"]}, manager.token)
+        await floor_b.ok(given.FULFILL, {"id": mine["id"]}, manager.token)
+        left = await listener.next()
+        assert (left["op"], left["id"], left["status"]) == ("leave", mine["id"], "fulfilled")
+    finally:
+        await listener.close()
+
+
+async def test_live_query_sends_bin_create_update_enter_leave_and_delete_made_through_graphql_on_the_other_process(
+    parse_servers: tuple[ServerProcess, ServerProcess],
+    sdk_modules: Path,
+    floor_b: GraphQLClient,
+    manager: Account,
+    picker: Account,
+) -> None:
+    location = unique("LQB")
+    listener = await listen(
+        parse_servers[0],
+        sdk_modules,
+        picker.token,
+        [
+            {"className": "Bin", "equalTo": {"location": location}},
+            {
+                "className": "Bin",
+                "equalTo": {"location": location},
+                "greaterThan": ["capacity", 50],
+            },
+        ],
+    )
+
+    async def capacity(value: int) -> None:
+        await floor_b.ok(
+            "mutation($id: ID!, $c: Int!) { updateBin(id: $id, input: {capacity: $c}) { id } }",
+            {"id": made["id"], "c": value},
+            manager.token,
+        )
+
+    async def both() -> list[tuple[str, int, int]]:
+        seen = [await listener.next(), await listener.next()]
+        assert {m["id"] for m in seen} == {made["id"]}
+        return sorted((m["op"], m["subscription"], m["capacity"]) for m in seen)
+
+    try:
+        await listener.next("open")
+        await listener.next("open")
+        data = await floor_b.ok(
+            given.CREATE_BIN, {"i": {"location": location, "capacity": 40}}, manager.token
+        )
+        made = data["createBin"]
+        created = await listener.next()
+        assert (created["op"], created["subscription"], created["id"]) == ("create", 0, made["id"])
+        assert (created["location"], created["capacity"]) == (location, 40)
+        await capacity(60)
+        assert await both() == [("enter", 1, 60), ("update", 0, 60)]
+        await capacity(45)
+        assert await both() == [("leave", 1, 45), ("update", 0, 45)]
+        await floor_b.ok(
+            "mutation($id: ID!) { deleteBin(id: $id) }", {"id": made["id"]}, manager.token
+        )
+        deleted = await listener.next()
+        assert (deleted["op"], deleted["subscription"], deleted["id"]) == ("delete", 0, made["id"])
+    finally:
+        await listener.close()
+
+
 async def test_live_query_ends_with_209_at_logout_and_refuses_the_token_when_the_sdk_reconnects(
     parse_servers: tuple[ServerProcess, ServerProcess],
     sdk_modules: Path,

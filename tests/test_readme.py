@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 from graphql import OperationDefinitionNode, parse, print_ast
 
-from tests.app_resources import resources_of
+from tests.app_resources import lifespan, resources_of
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
 from warehouse_gql.services import accounts
@@ -39,7 +38,7 @@ async def test_the_readme_worked_session_and_order_flow_run_as_written(settings:
     app = create_app(
         dataclasses.replace(settings, mongodb_db=f"wgql_readme_{uuid.uuid4().hex[:8]}")
     )
-    async with LifespanManager(app):
+    async with lifespan(app):
         resources = resources_of(app)
         await accounts.create_user(
             resources.db,

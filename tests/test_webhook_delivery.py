@@ -1,4 +1,4 @@
-"""Webhook delivery against a real HTTP receiver: signed per Standard Webhooks (verified with
+"""Webhook delivery against a real HTTP receiver, and end to end from real writes: signed per Standard Webhooks (verified with
 the `standardwebhooks` library), retried with the same webhook-id and logged attempt by
 attempt, in order per endpoint, sent by exactly one of several workers, carried on after a
 restart, given up and disabled after the give-up period, and never sent to a private address
@@ -7,6 +7,7 @@ in production."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections import defaultdict
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from bson import ObjectId
 from standardwebhooks.webhooks import Webhook as Verifier
@@ -23,13 +25,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.accounts import make_account
 from tests.livekit import LiveServer
-from warehouse_gql.app import mongo_client
+from warehouse_gql.app import create_app, mongo_client
 from warehouse_gql.domain import webhooks as rules
+from warehouse_gql.domain.access import Role
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind
 from warehouse_gql.domain.webhooks import DeliveryState, RetryPolicy, WebhookEvent
 from warehouse_gql.live import metrics
 from warehouse_gql.services.webhook_delivery import WebhookWorker
+from warehouse_gql.settings import Settings
 from warehouse_gql.store import changes
 from warehouse_gql.store import webhooks as store
 from warehouse_gql.store.database import Database, Session
@@ -107,6 +112,13 @@ async def db(mongodb_url: str) -> AsyncIterator[Database]:
     await prepare(database)
     yield database
     await client.close()
+
+
+@pytest.fixture(autouse=True)
+async def _earlier_webhooks_retired(db: Database) -> None:
+    """Each test's workers work on that test's webhooks only: what earlier tests registered
+    (some with receivers that keep failing) is disabled, as a manager would delete it."""
+    await db.webhooks.update_many({"enabled": True}, {"$set": {"enabled": False}})
 
 
 async def commit(
@@ -188,7 +200,7 @@ def settled(db: Database, webhook_id: str, count: int) -> Callable[[], Awaitable
 
 def worker(db: Database, **options: Any) -> WebhookWorker:
     options.setdefault("policy", FAST)
-    options.setdefault("poll_interval", 0.02)
+    options.setdefault("poll_interval", 0.1)
     options.setdefault("timeout", 5.0)
     return WebhookWorker(db, production=options.pop("production", False), **options)
 
@@ -560,3 +572,96 @@ async def test_the_backlog_gauge_counts_the_deliveries_waiting_to_be_sent(
 
 async def _gauge_is(value: int) -> bool:
     return bool(metrics.WEBHOOK_BACKLOG._value.get() == value)
+
+
+@pytest.fixture(scope="module")
+async def live(settings: Settings, receiver: Receiver) -> AsyncIterator[LiveServer]:
+    """A real server of its own database, quick to poll and to retry."""
+    server = LiveServer(
+        create_app(
+            dataclasses.replace(
+                settings,
+                mongodb_db=f"wgql_hooks_live_{uuid.uuid4().hex[:8]}",
+                webhook_poll_s=0.05,
+                webhook_retry_first_s=0.2,
+                webhook_retry_longest_s=0.4,
+            )
+        )
+    )
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_writes_on_graphql_and_rest_reach_the_webhook_as_signed_events(
+    live: LiveServer, receiver: Receiver
+) -> None:
+    resources = live.resources
+    manager = await make_account(resources, Role.MANAGER)
+    customer = await make_account(resources, Role.CUSTOMER)
+    name = uuid.uuid4().hex
+    receiver.scripts[name] = [500]
+    created = await live.ok(
+        """mutation($i: CreateWebhookInput!) {
+             createWebhook(input: $i) { secret webhook { id } } }""",
+        {
+            "i": {
+                "url": receiver.url(name),
+                "events": ["ORDER_CREATED", "ORDER_FULFILLED", "ITEM_LOW_STOCK"],
+                "lowStockThreshold": 2,
+            }
+        },
+        manager.token,
+    )
+    secret = created["createWebhook"]["secret"]
+    webhook_id = created["createWebhook"]["webhook"]["id"]
+    bin_id = (
+        await live.ok(
+            "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }",
+            {"i": {"location": f"H-{uuid.uuid4().hex[:4]}-1", "capacity": 100}},
+            manager.token,
+        )
+    )["createBin"]["id"]
+    sku = f"HOOK-{uuid.uuid4().hex[:6]}".upper()
+    await live.ok(
+        "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }",
+        {"i": {"name": "Hook", "sku": sku, "binId": bin_id, "quantity": 3}},
+        manager.token,
+    )
+    order_id = (
+        await live.ok(
+            "mutation($i: CreateOrderInput!) { createOrder(input: $i) { id } }",
+            {"i": {"customerName": "Ada", "items": [{"sku": sku, "quantity": 2}]}},
+            customer.token,
+        )
+    )["createOrder"]["id"]
+    async with httpx.AsyncClient(base_url=live.http_url) as client:
+        response = await client.post(
+            f"/api/v1/orders/{order_id}/fulfill",
+            headers={"Authorization": f"Bearer {manager.token}"},
+        )
+        assert response.status_code == 200, response.text
+
+    refused, *got = [await receiver.next(name) for _ in range(4)]
+    payloads = [verified(r, secret) for r in got]
+    assert refused.message_id == got[0].message_id
+    assert [(p["type"], p["data"]["id"]) for p in payloads[:1]] == [("order.created", order_id)]
+    # Fulfilment takes the item from 3 to 1 (low at 2) and fulfils the order: two events, in
+    # the order the feed has them.
+    assert sorted(p["type"] for p in payloads[1:]) == ["item.low_stock", "order.fulfilled"]
+    low = next(p for p in payloads if p["type"] == "item.low_stock")
+    assert low["data"]["object"]["sku"] == sku
+    assert low["data"]["object"]["quantity"] == 1
+    cursors = [int(p["data"]["cursor"]) for p in payloads]
+    assert cursors == sorted(cursors)
+
+    log = await live.ok(
+        """query($id: ID!) { webhookDeliveries(webhookId: $id) {
+             totalCount edges { node { messageId state attempts { statusCode } } } } }""",
+        {"id": webhook_id},
+        manager.token,
+    )
+    assert log["webhookDeliveries"]["totalCount"] == 3
+    first = log["webhookDeliveries"]["edges"][0]["node"]
+    assert first["messageId"] == refused.message_id
+    assert first["attempts"] == [{"statusCode": 500}, {"statusCode": 204}]

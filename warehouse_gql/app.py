@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from warehouse_gql.domain.webhooks import RetryPolicy
 from warehouse_gql.live import metrics
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.live.redis_backend import ResilientRedisBackend
+from warehouse_gql.services import feed
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.services.webhook_delivery import WebhookWorker
 from warehouse_gql.settings import Settings
@@ -63,6 +65,22 @@ def mongo_client(
     )
 
 
+# Each component gets this long to stop; a shutdown never waits longer on one (SIGTERM is
+# always honoured: what did not stop in time is logged and left to the process's exit).
+SHUTDOWN_STEP_S = 5.0
+
+
+def bounded(name: str, stop: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            async with asyncio.timeout(SHUTDOWN_STEP_S):
+                await stop()
+        except TimeoutError:
+            log.warning("shutdown: %s did not stop within %.0f s; going on", name, SHUTDOWN_STEP_S)
+
+    return run
+
+
 def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = None) -> Starlette:
     """The ASGI app. `settings.mongodb_url` must be set (the CLI starts the embedded database).
 
@@ -83,19 +101,25 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
         nonlocal redis_backend
         async with AsyncExitStack() as stack:
             client = mongo_client(mongodb_url)
-            stack.push_async_callback(client.close)
+            stack.push_async_callback(bounded("the database client", client.close))
             db = Database(client, settings.mongodb_db)
-            await migrations.prepare(db)
+            await migrations.prepare(db, change_retention_days=settings.change_retention_days)
             if settings.redis_url:
                 redis_backend = ResilientRedisBackend(settings.redis_url)
                 broadcast = Broadcast(backend=redis_backend)
             else:
                 broadcast = Broadcast("memory://")
             await broadcast.connect()
-            stack.push_async_callback(broadcast.disconnect)
-            events = EventBus(broadcast, queue_size=settings.max_queued_events)
+            stack.push_async_callback(bounded("the broadcaster", broadcast.disconnect))
+            events = EventBus(
+                broadcast, queue_size=settings.max_queued_events, namespace=settings.mongodb_db
+            )
             await events.start()
-            stack.push_async_callback(events.stop)
+            stack.push_async_callback(bounded("the event bus", events.stop))
+            # After the bus: the relay hands numbered changes to it; stopped before it.
+            changefeed = feed.Feed(db, events)
+            await changefeed.start()
+            stack.push_async_callback(bounded("the change feed", changefeed.stop))
             # Every process runs a webhook worker; leases decide who delivers to which endpoint.
             webhook_worker = WebhookWorker(
                 db,
@@ -109,7 +133,7 @@ def create_app(settings: Settings, *, database_up: Callable[[], bool] | None = N
                 timeout=settings.webhook_timeout_s,
             )
             await webhook_worker.start()
-            stack.push_async_callback(webhook_worker.stop)
+            stack.push_async_callback(bounded("the webhook worker", webhook_worker.stop))
             view.resources = rest.resources = parse.resources = Resources(
                 db=db,
                 events=events,

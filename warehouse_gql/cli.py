@@ -414,7 +414,7 @@ def import_items(settings: Settings, file: Path) -> None:
         # Through Redis when configured, so running servers' subscribers see the changes.
         broadcast = Broadcast(settings.redis_url or "memory://")
         await broadcast.connect()
-        events = EventBus(broadcast)
+        events = EventBus(broadcast, namespace=settings.mongodb_db)
         try:
             return await inventory.import_stock(db, events, rows=rows)
         finally:

@@ -120,6 +120,8 @@ class Settings:
     max_subscriptions_per_socket: int = 100
     max_subscriptions: int = 10_000
     max_queued_events: int = 1000
+    # Days the change feed keeps its records (older cursors get CURSOR_EXPIRED).
+    change_retention_days: int = 7
     # Cost points per caller per minute, and log-in/sign-up attempts per address and per
     # username per minute; 0 turns either off.
     rate_limit_points: int = 1_000_000
@@ -171,6 +173,7 @@ class Settings:
             max_subscriptions_per_socket=_int(env, "MAX_SUBSCRIPTIONS_PER_SOCKET", 100, 1, 10_000),
             max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS", 10_000, 1, 10_000_000),
             max_queued_events=_int(env, "MAX_QUEUED_EVENTS", 1000, 1, 1_000_000),
+            change_retention_days=_int(env, "CHANGE_RETENTION_DAYS", 7, 1, 3650),
             layout_aisle_spacing=_number(env, "LAYOUT_AISLE_SPACING", 3.0, 1000.0),
             layout_bays_per_aisle=_int(env, "LAYOUT_BAYS_PER_AISLE", 0, 1, 1_000_000) or None,
             max_query_cost=_int(env, "MAX_QUERY_COST", 50_000, 1, 10**12),

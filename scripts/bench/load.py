@@ -101,9 +101,8 @@ async def drive(
     tasks = [asyncio.create_task(worker(n)) for n in range(concurrency)]
     await asyncio.sleep(warmup)
     measuring = True
-    if srv is not None and srv.profile_out is not None:
-        srv.profile_out.unlink(missing_ok=True)
-        os.kill(srv.pid, signal.SIGUSR1)
+    if srv is not None:
+        start_profile(srv)
     cpu0 = srv.cpu_seconds() if srv else None
     db0 = cpu_seconds(db_pid) if db_pid is not None else None
     client0 = time.process_time()
@@ -115,13 +114,8 @@ async def drive(
     if srv is not None and cpu0 is not None:
         result.cpu_seconds = srv.cpu_seconds() - cpu0
         result.rss_mb = srv.rss_mb()
-    if srv is not None and srv.profile_out is not None:
-        os.kill(srv.pid, signal.SIGUSR2)
-        for _ in range(100):
-            if srv.profile_out.exists():
-                result.profile = profile.read_folded(srv.profile_out)
-                break
-            await asyncio.sleep(0.1)
+    if srv is not None:
+        result.profile = await stop_profile(srv)
     # Where the rest of the machine's CPU went: the load generator and the database.
     per_request = 1000 / max(result.requests, 1)
     result.extra["client_cpu_ms_per_request"] = round(
@@ -131,6 +125,25 @@ async def drive(
         result.extra["db_cpu_ms_per_request"] = round((cpu_seconds(db_pid) - db0) * per_request, 3)
     print(f"\r  {name}: {result.requests} requests in {result.seconds:.1f} s" + " " * 20)
     return result
+
+
+def start_profile(srv: Server) -> None:
+    """Start sampling the server's CPU, if it runs under the sampler (--profile)."""
+    if srv.profile_out is not None:
+        srv.profile_out.unlink(missing_ok=True)
+        os.kill(srv.pid, signal.SIGUSR1)
+
+
+async def stop_profile(srv: Server) -> dict[str, int] | None:
+    """Stop sampling; the samples since start_profile as folded stacks (None without one)."""
+    if srv.profile_out is None:
+        return None
+    os.kill(srv.pid, signal.SIGUSR2)
+    for _ in range(100):
+        if srv.profile_out.exists():
+            return profile.read_folded(srv.profile_out)
+        await asyncio.sleep(0.1)
+    return None
 
 
 async def _progress(name: str, result: Result, t0: float, duration: float) -> None:

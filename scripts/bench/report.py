@@ -25,7 +25,9 @@ def table(rows: list[dict[str, Any]], baseline_rps: float | None) -> str:
         if r["scenario"].startswith("fan-out"):
             note = (
                 f"all delivered: median {r['all_delivered_median_ms']} ms,"
-                f" max {r['all_delivered_max_ms']} ms; missed {r['missed_deliveries']};"
+                f" max {r['all_delivered_max_ms']} ms"
+                f" (from the request {r['from_request_median_ms']} ms);"
+                f" missed {r['missed_deliveries']};"
                 f" {r['rss_kb_per_subscription']} KB/subscription"
             )
 
@@ -56,6 +58,13 @@ def medians(rows: list[dict[str, Any]]) -> str:
         cpu = f"{statistics.median(cpus):.3f}" if cpus else "-"
         ratios = [r["of_baseline"] for r in group if r.get("of_baseline") is not None]
         note = f"; {statistics.median(ratios):.0%} of page-baseline" if ratios else ""
+        for key, what in (
+            ("all_delivered_median_ms", "all delivered"),
+            ("from_request_median_ms", "from the request"),
+        ):
+            each = [r[key] for r in group if r.get(key) is not None]
+            if each:
+                note += f"; {what} median {statistics.median(each):.1f} ms, each {each}"
         lines.append(f"{name:<28}{len(group):>6}{rps:>9.1f}{cpu:>12}  {cpus}{note}")
     return "\n".join(lines)
 

@@ -228,6 +228,8 @@ const scenarios = {
             className: object.className,
             quantity: object.get('quantity'),
             status: object.get('status'),
+            location: object.get('location'),
+            capacity: object.get('capacity'),
             original: original && original.get ? original.get('quantity') : undefined,
           }),
         );

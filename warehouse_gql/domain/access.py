@@ -8,7 +8,10 @@ customer's order is invisible, never an error.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
+
+from warehouse_gql.domain.changes import Change, ChangeEntity
 
 
 class Role(str, Enum):
@@ -70,6 +73,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "itemChanged": _STAFF,
     "lowStock": _STAFF,
     "shipmentChanged": _ALL,
+    "orderChanged": _ALL,
+    # the change feed (query, REST, SSE): each change filtered by visible_change below
+    "changes": _ALL,
 }
 
 
@@ -131,3 +137,17 @@ def visibility_group(role: Role, user_id: str) -> tuple[Role, str | None]:
     shared among them: managers see everything alike; anyone else at least sees their own
     email where others see null (and customers only their own orders)."""
     return (role, None if role is Role.MANAGER else user_id)
+
+
+def visible_change(role: Role, user_id: str, change: Change) -> Change | None:
+    """The change as this reader may see it, or None: bins and items for staff only; orders
+    and shipments per may_see_order; a customer's own order without the bins of its picks."""
+    if change.entity in (ChangeEntity.BIN, ChangeEntity.ITEM):
+        return change if may_see_stock(role) else None
+    owner = change.data.get("createdById" if change.entity is ChangeEntity.ORDER else "orderOwner")
+    if not may_see_order(role, user_id, str(owner)):
+        return None
+    if change.entity is ChangeEntity.ORDER and not may_see_stock(role):
+        picks = [{"sku": p["sku"], "quantity": p["quantity"]} for p in change.data.get("picks", ())]
+        return replace(change, data={**change.data, "picks": picks})
+    return change

@@ -106,6 +106,8 @@ class Order:
     picks: tuple[PickRecord, ...]
     created_at: datetime
     updated_at: datetime
+    # Incremented by every committed write (the change feed's per-document order).
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)

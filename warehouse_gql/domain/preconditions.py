@@ -1,7 +1,7 @@
 """Lost-update protection: a change applies only to the version of a record its client read.
 
 Every record has a version tag that changes with every committed change of it: a bin's
-`version`, an item's or shipment's `revision`, and for orders and users (which count no
+`version`, an item's, order's or shipment's `revision`, and for users (which count no
 revision) their `updatedAt` in milliseconds. HTTP doors send it as the `ETag` and take it back
 as `If-Match`; a service checks it inside the transaction that writes, so a change committed by
 someone else after the client's read makes the write fail instead of overwriting it.

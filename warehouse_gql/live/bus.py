@@ -1,7 +1,9 @@
-"""The event bus: publishes committed changes through broadcaster and fans them out here.
+"""The event bus: carries events between processes through broadcaster, fans them out here.
 
 Each process holds one broadcaster subscription per channel; an event is decoded once and put
-on the queue of every local subscriber. Publishing never fails a committed write: errors are
+on the queue of every local subscriber. Numbered changes (CHANGES_CHANNEL) go to the relay
+(`on_change`), which hands them on in commit order (`deliver`); the bus is only a fast path
+for them, the database is their record. Publishing never fails a committed write: errors are
 logged and the write stands. A subscriber's queue is bounded: one that falls further behind
 than that is ended with RATE_LIMITED instead of holding memory without end.
 """
@@ -12,37 +14,58 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
 
+from warehouse_gql.domain.changes import Change
 from warehouse_gql.domain.errors import RateLimited
 from warehouse_gql.live.events import (
+    CHANGES_CHANNEL,
+    FEED_CHANNEL,
     ITEMS_CHANNEL,
+    NUDGE_CHANNEL,
     SESSIONS_CHANNEL,
     SHIPMENTS_CHANNEL,
     Event,
+    Nudge,
     SessionsChanged,
     decode,
     encode,
+    local_events,
 )
 from warehouse_gql.live.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
-CHANNELS = (ITEMS_CHANNEL, SHIPMENTS_CHANNEL, SESSIONS_CHANNEL)
+CHANNELS = (ITEMS_CHANNEL, SHIPMENTS_CHANNEL, SESSIONS_CHANNEL, CHANGES_CHANNEL, NUDGE_CHANNEL)
+# What local subscribers may read.
+LOCAL_CHANNELS = (ITEMS_CHANNEL, SHIPMENTS_CHANNEL, SESSIONS_CHANNEL, FEED_CHANNEL)
 
 
 DEFAULT_QUEUE_SIZE = 1000
 
 
 class FellBehind(RateLimited):
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"This subscription fell more than {limit} events behind and was ended; "
-            "read the current state and subscribe again."
+    def __init__(self, limit: int, cursor: str | None = None) -> None:
+        resume = (
+            f"subscribe again with after: {cursor!r} to resume."
+            if cursor is not None
+            else "read the current state and subscribe again."
         )
+        super().__init__(
+            f"This subscription fell more than {limit} events behind and was ended; {resume}"
+        )
+        self.limit = limit
+        # The last change delivered before it ended: where a resumed subscription starts.
+        self.cursor = cursor
+
+    def details(self) -> dict[str, object]:
+        found = super().details()
+        if self.cursor is not None:
+            found["cursor"] = self.cursor
+        return found
 
 
 class _Queue:
@@ -81,12 +104,22 @@ class _Queue:
 
 
 class EventBus:
-    def __init__(self, broadcast: Broadcast, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+    def __init__(
+        self, broadcast: Broadcast, *, queue_size: int = DEFAULT_QUEUE_SIZE, namespace: str = ""
+    ) -> None:
         self.broadcast = broadcast
+        # One deployment's channels on a shared Redis: its database's name before each, so a
+        # second deployment (or a test database) on the same Redis never hears its numbers.
+        self._prefix = f"{namespace}/" if namespace else ""
         self.queue_size = queue_size
         self.sessions = Sessions()
-        self._local: dict[str, set[_Queue]] = {c: set() for c in CHANNELS}
+        self._local: dict[str, set[_Queue]] = {c: set() for c in LOCAL_CHANNELS}
         self._pumps: list[asyncio.Task[None]] = []
+        # Set by the relay: numbered changes and nudges from other processes go to it.
+        self.on_change: Callable[[Change], None] | None = None
+        self.on_nudge: Callable[[], None] | None = None
+        # The number of the last change handed to local subscribers (the relay keeps it).
+        self.position = 0
 
     async def start(self) -> None:
         ready = [asyncio.Event() for _ in CHANNELS]
@@ -105,7 +138,7 @@ class EventBus:
                 await task
 
     async def _pump(self, channel: str, ready: asyncio.Event) -> None:
-        async with self.broadcast.subscribe(channel=channel) as subscriber:
+        async with self.broadcast.subscribe(channel=self._prefix + channel) as subscriber:
             ready.set()
             while True:
                 try:
@@ -113,20 +146,36 @@ class EventBus:
                 except Unsubscribed:
                     return
                 try:
-                    event = decode(message.channel, message.message)
+                    event = decode(channel, message.message)
                 except Exception:
                     log.exception("dropped an undecodable event on %s", channel)
+                    continue
+                if isinstance(event, Change):
+                    if self.on_change is not None:
+                        self.on_change(event)
+                    continue
+                if isinstance(event, Nudge):
+                    if self.on_nudge is not None:
+                        self.on_nudge()
                     continue
                 if isinstance(event, SessionsChanged):
                     self.sessions.changed(event.user_id)
                 for queue in list(self._local[channel]):
                     queue.put(event)
 
+    def deliver(self, change: Change) -> None:
+        """Hand one numbered change to this process's subscribers (the relay calls this once
+        per change, in commit order)."""
+        self.position = change.seq
+        for channel, event in local_events(change):
+            for queue in list(self._local[channel]):
+                queue.put(event)
+
     async def publish(self, events: Iterable[Event]) -> None:
         for event in events:
             channel, text = encode(event)
             try:
-                await self.broadcast.publish(channel=channel, message=text)
+                await self.broadcast.publish(channel=self._prefix + channel, message=text)
             except Exception:
                 log.exception(
                     "could not publish an event on %s; the change itself is committed", channel

@@ -18,7 +18,6 @@ from warehouse_gql.domain.models import Bin, Item, User
 from warehouse_gql.domain.orders import OrderStatus
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.live.events import ChangeKind, ItemChanged
 from warehouse_gql.settings import Settings
 from warehouse_gql.store import bins, items, orders
 from warehouse_gql.store.database import Database, Session
@@ -252,10 +251,8 @@ async def count_bin(
     """Record what a count found in a bin: one COUNT movement per difference, in one transaction."""
     oid = require_id(bin_id, "bin")
     counted = counting.check_count_lines(lines, complete=complete)
-    changed: list[tuple[Item, int | None]] = []
 
     async def work(session: Session) -> Bin:
-        changed.clear()  # the transaction may run again after a write conflict
         current = await bins.require_bin(db, oid, session)
         preconditions.check(precondition, current)
         # Read in the snapshot: a write since then is a write conflict below, and the retry
@@ -277,13 +274,11 @@ async def count_bin(
             existing = recorded_items.get(sku)
             if existing is not None:
                 item = await items.change_quantity(db, session, known_id(existing.id), delta)
-                changed.append((item, existing.quantity))
             else:
                 # Stock found where none was recorded; it goes by the sku's name elsewhere.
                 item = await items.add_to_bin(
                     db, session, sku=sku, name=names.get(sku, sku), bin=after, delta=delta
                 )
-                changed.append((item, None))
             await items.record_movement(
                 db,
                 session,
@@ -295,16 +290,6 @@ async def count_bin(
             )
         return after
 
+    # The items' changes are recorded by the transaction (the change feed delivers them).
     after = await db.transaction(work)
-    await events.publish(
-        [
-            ItemChanged(
-                ChangeKind.CREATED if previous is None else ChangeKind.UPDATED,
-                item,
-                after.location,
-                previous,
-            )
-            for item, previous in changed
-        ]
-    )
     return after

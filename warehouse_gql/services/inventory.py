@@ -1,18 +1,18 @@
 """Bins and stock: every quantity change updates the item, its bin's load and the ledger in
-one transaction, then publishes the item's event."""
+one transaction, with the change records of every item and bin it wrote (the change feed)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from warehouse_gql.domain import inventory as rules
 from warehouse_gql.domain import preconditions
+from warehouse_gql.domain.changes import ChangeKind
 from warehouse_gql.domain.errors import BadUserInput, WarehouseError
 from warehouse_gql.domain.models import Bin, Item, User
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.live.events import ChangeKind, ItemChanged
 from warehouse_gql.store import bins, items
 from warehouse_gql.store.database import Database, Session
 from warehouse_gql.store.ids import require_id
@@ -30,9 +30,13 @@ async def _check_item(
 
 
 async def create_bin(db: Database, *, location: str, capacity: int) -> Bin:
-    return await bins.insert_bin(
-        db, location=rules.clean_location(location), capacity=rules.check_capacity(capacity)
-    )
+    location = rules.clean_location(location)
+    capacity = rules.check_capacity(capacity)
+
+    async def work(session: Session) -> Bin:
+        return await bins.insert_bin(db, session, location=location, capacity=capacity)
+
+    return await db.transaction(work)
 
 
 async def update_bin(
@@ -95,8 +99,7 @@ async def create_item(
             )
         return item, bin
 
-    item, bin = await db.transaction(work)
-    await events.publish([ItemChanged(ChangeKind.CREATED, item, bin.location, None)])
+    item, _ = await db.transaction(work)
     return item
 
 
@@ -118,8 +121,7 @@ async def update_item(
         item = await items.rename(db, session, oid, new_name)
         return item, await bins.require_bin(db, require_id(item.bin_id, "bin"), session)
 
-    item, bin = await db.transaction(work)
-    await events.publish([ItemChanged(ChangeKind.UPDATED, item, bin.location, item.quantity)])
+    item, _ = await db.transaction(work)
     return item
 
 
@@ -148,10 +150,7 @@ async def adjust_item_quantity(
 
     # Every adjustment of a bin's items updates the bin's load: they queue per bin.
     bin_id = await items.bin_of(db, oid)
-    item, bin = await db.transaction(work, serial=None if bin_id is None else ("bin", bin_id))
-    await events.publish(
-        [ItemChanged(ChangeKind.UPDATED, item, bin.location, item.quantity - delta)]
-    )
+    item, _ = await db.transaction(work, serial=None if bin_id is None else ("bin", bin_id))
     return item
 
 
@@ -205,22 +204,7 @@ async def move_item(
         )
         return source, source_bin, target, target_bin
 
-    source, source_bin, target, target_bin = await db.transaction(work)
-    # Revision 1 means the upsert above created the target item.
-    target_kind = ChangeKind.CREATED if target.revision == 1 else ChangeKind.UPDATED
-    await events.publish(
-        [
-            ItemChanged(
-                ChangeKind.UPDATED, source, source_bin.location, source.quantity + quantity
-            ),
-            ItemChanged(
-                target_kind,
-                target,
-                target_bin.location,
-                None if target_kind is ChangeKind.CREATED else target.quantity - quantity,
-            ),
-        ]
-    )
+    _, _, target, _ = await db.transaction(work)
     return target
 
 
@@ -236,10 +220,7 @@ async def delete_item(
         bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), 0)
         return item, bin
 
-    item, bin = await db.transaction(work)
-    # The last state, one revision on, so it orders after every earlier event of the item.
-    last = replace(item, revision=item.revision + 1)
-    await events.publish([ItemChanged(ChangeKind.DELETED, last, bin.location, item.quantity)])
+    await db.transaction(work)
     return item_id
 
 
@@ -293,8 +274,8 @@ async def import_stock(
         seen[key] = row.line
         checked.append(row)
 
-    async def work(session: Session) -> tuple[list[ItemChanged], int]:
-        changes: list[ItemChanged] = []
+    async def work(session: Session) -> tuple[list[ChangeKind], int]:
+        changes: list[ChangeKind] = []
         unchanged = 0
         for row in checked:
             try:
@@ -310,14 +291,13 @@ async def import_stock(
         return changes, unchanged
 
     changes, unchanged = await db.transaction(work)
-    await events.publish(changes)
-    created = sum(1 for c in changes if c.kind is ChangeKind.CREATED)
+    created = sum(1 for c in changes if c is ChangeKind.CREATED)
     return created, len(changes) - created, unchanged
 
 
 async def _apply_row(
     db: Database, session: Session, row: StockRow, user_id: str | None
-) -> ItemChanged | None:
+) -> ChangeKind | None:
     bin = await bins.bin_by_location(db, row.location, session)
     if bin is None:
         raise ImportRowError(row.line, f"No bin at location {row.location!r}.", field="bin")
@@ -338,7 +318,7 @@ async def _apply_row(
                 reason="import",
                 user_id=user_id,
             )
-        return ItemChanged(ChangeKind.CREATED, item, bin.location, None)
+        return ChangeKind.CREATED
     item_oid = require_id(existing.id, "item")
     delta = row.quantity - existing.quantity
     item = existing
@@ -352,4 +332,4 @@ async def _apply_row(
         )
     if item is existing:
         return None
-    return ItemChanged(ChangeKind.UPDATED, item, bin.location, existing.quantity)
+    return ChangeKind.UPDATED

@@ -1,18 +1,20 @@
-"""Orders and shipments: placing, fulfilling (all or nothing), cancelling and shipping."""
+"""Orders and shipments: placing, fulfilling (all or nothing), cancelling and shipping.
+
+Every write runs in one transaction that also records its changes (store.changes): the
+change feed delivers them, so nothing here publishes events itself."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from warehouse_gql.domain import access, preconditions
 from warehouse_gql.domain import inventory as stock_rules
 from warehouse_gql.domain import orders as rules
 from warehouse_gql.domain.errors import BadUserInput, InvalidTransition, NotFound
-from warehouse_gql.domain.models import Bin, Item, Order, PickRecord, Shipment, User
+from warehouse_gql.domain.models import Order, PickRecord, Shipment, User
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.live.events import ChangeKind, ItemChanged, ShipmentChanged
 from warehouse_gql.store import bins, items
 from warehouse_gql.store import orders as store
 from warehouse_gql.store.database import Database, Session
@@ -62,13 +64,24 @@ async def place_order(
         raise BadUserInput(
             f"The warehouse does not know sku {', '.join(unknown)}.", field="items.sku"
         )
-    order, created = await store.insert_order(
-        db,
-        customer_name=customer_name,
-        lines=lines,
-        created_by=user.id,
-        idempotency_key=idempotency_key,
-    )
+
+    async def work(session: Session) -> tuple[Order, bool]:
+        return await store.insert_order(
+            db,
+            session,
+            customer_name=customer_name,
+            lines=lines,
+            created_by=user.id,
+            idempotency_key=idempotency_key,
+        )
+
+    try:
+        order, created = await db.transaction(work)
+    except store.DuplicateIdempotencyKey as repeat:
+        assert idempotency_key is not None  # only keyed orders collide
+        return Placed(
+            await store.first_order_of_key(db, repeat.idempotency_id, idempotency_key), False
+        )
     return Placed(order, created)
 
 
@@ -96,10 +109,8 @@ async def fulfil_order(
 ) -> Order:
     """Pick every line, fullest bin first, in one transaction: all lines or nothing."""
     oid = require_id(order_id, "order")
-    changed: list[tuple[Item, Bin, int]] = []
 
     async def work(session: Session) -> Order:
-        changed.clear()  # the transaction may run again after a write conflict
         order = await store.require_order(db, oid, session)
         preconditions.check(precondition, order)
         rules.check_order_transition(order.status, OrderStatus.FULFILLED)
@@ -135,7 +146,6 @@ async def fulfil_order(
                 user_id=user.id,
                 order_id=order.id,
             )
-            changed.append((item, bin, pick.quantity))
             picks.append(
                 PickRecord(
                     sku=pick.sku, quantity=pick.quantity, bin_id=bin.id, bin_location=bin.location
@@ -153,14 +163,7 @@ async def fulfil_order(
             raise InvalidTransition("order", order.status.value, OrderStatus.FULFILLED.value)
         return await store.require_order(db, oid, session)
 
-    order = await db.transaction(work)
-    await events.publish(
-        [
-            ItemChanged(ChangeKind.UPDATED, item, bin.location, item.quantity + taken)
-            for item, bin, taken in changed
-        ]
-    )
-    return order
+    return await db.transaction(work)
 
 
 async def cancel_order(
@@ -214,9 +217,7 @@ async def create_shipment(
             db, session, order=order, carrier=carrier, tracking_number=tracking_number
         )
 
-    shipment = await db.transaction(work)
-    await events.publish([ShipmentChanged(ChangeKind.CREATED, shipment)])
-    return shipment
+    return await db.transaction(work)
 
 
 async def update_shipment_status(
@@ -241,9 +242,7 @@ async def update_shipment_status(
         )
         return updated, True
 
-    shipment, changed = await db.transaction(work)
-    if changed:
-        await events.publish([ShipmentChanged(ChangeKind.UPDATED, shipment)])
+    shipment, _ = await db.transaction(work)
     return shipment
 
 
@@ -261,9 +260,7 @@ async def delete_shipment(
             preconditions.check(precondition, await store.require_shipment(db, oid, session))
         return await store.delete_shipment(db, session, oid)
 
-    shipment = await db.transaction(work)
-    last = replace(shipment, revision=shipment.revision + 1)
-    await events.publish([ShipmentChanged(ChangeKind.DELETED, last)])
+    await db.transaction(work)
     return shipment_id
 
 

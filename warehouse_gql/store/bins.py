@@ -13,10 +13,12 @@ from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
+from warehouse_gql.domain.changes import ChangeKind
 from warehouse_gql.domain.errors import CapacityExceeded, Conflict, Duplicate, NotFound
 from warehouse_gql.domain.inventory import location_key
 from warehouse_gql.domain.layout import parse_location
 from warehouse_gql.domain.models import Bin
+from warehouse_gql.store import changes
 from warehouse_gql.store.database import FREE_CAPACITY_INDEX, Database, Document, Session, page
 
 
@@ -45,7 +47,7 @@ def _location_taken(location: str) -> Duplicate:
     return Duplicate(f"A bin at location {location} already exists.")
 
 
-async def insert_bin(db: Database, *, location: str, capacity: int) -> Bin:
+async def insert_bin(db: Database, session: Session, *, location: str, capacity: int) -> Bin:
     now = clock.now()
     doc: Document = {
         "location": location,
@@ -59,10 +61,12 @@ async def insert_bin(db: Database, *, location: str, capacity: int) -> Bin:
         "updatedAt": now,
     }
     try:
-        await db.bins.insert_one(doc)
+        await db.bins.insert_one(doc, session=session)
     except DuplicateKeyError:
         raise _location_taken(location) from None
-    return to_bin(doc)
+    bin = to_bin(doc)
+    changes.note_bin(db, session, ChangeKind.CREATED, bin)
+    return bin
 
 
 async def get_bin(db: Database, bin_id: ObjectId, session: Session | None = None) -> Bin | None:
@@ -117,6 +121,8 @@ async def change_load(db: Database, session: Session, bin_id: ObjectId, delta: i
     if result.matched_count == 0:
         # Only a positive delta can fail here: loads are sums of non-negative quantities.
         raise CapacityExceeded.no_room(current.location, delta, current.free_capacity)
+    # Even for 0 units: the version and updatedAt moved, so the bin's state changed.
+    changes.note_bin(db, session, ChangeKind.UPDATED, current)
     return current
 
 
@@ -129,29 +135,31 @@ async def update_bin(
     capacity: int | None,
 ) -> Bin:
     current = await require_bin(db, bin_id, session)
-    changes: Document = {"updatedAt": clock.now()}
+    fields: Document = {"updatedAt": clock.now()}
     if location is not None:
-        changes["location"] = location
-        changes["locationKey"] = location_key(location)
-        changes.update(slot_fields(location))
+        fields["location"] = location
+        fields["locationKey"] = location_key(location)
+        fields.update(slot_fields(location))
     if capacity is not None:
         if capacity < current.current_load:
             raise CapacityExceeded.below_load(current.location, capacity, current.current_load)
-        changes["capacity"] = capacity
-        changes["freeCapacity"] = capacity - current.current_load
+        fields["capacity"] = capacity
+        fields["freeCapacity"] = capacity - current.current_load
     try:
         # Conditional on the load read above: inside the snapshot transaction a concurrent
         # change of the load is a write conflict, and the whole update is retried.
         result = await db.bins.update_one(
             {"_id": bin_id, "currentLoad": current.current_load},
-            {"$set": changes, "$inc": {"version": 1}},
+            {"$set": fields, "$inc": {"version": 1}},
             session=session,
         )
     except DuplicateKeyError:
         raise _location_taken(location or "") from None
     if result.matched_count == 0:
         raise Conflict(f"Bin {current.location} changed while it was being updated; try again.")
-    return await require_bin(db, bin_id, session)
+    updated = await require_bin(db, bin_id, session)
+    changes.note_bin(db, session, ChangeKind.UPDATED, updated)
+    return updated
 
 
 async def delete_bin(db: Database, session: Session, bin_id: ObjectId) -> None:
@@ -159,6 +167,7 @@ async def delete_bin(db: Database, session: Session, bin_id: ObjectId) -> None:
     if await db.items.find_one({"binId": bin_id}, {"_id": 1}, session=session) is not None:
         raise Conflict(f"Bin {current.location} still holds items; move or delete them first.")
     await db.bins.delete_one({"_id": bin_id}, session=session)
+    changes.note_bin(db, session, ChangeKind.DELETED, current)
 
 
 async def bin_by_location(

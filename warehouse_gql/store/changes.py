@@ -15,8 +15,8 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from warehouse_gql.domain import clock
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind
@@ -24,6 +24,7 @@ from warehouse_gql.domain.models import Bin, Item, Order, Shipment
 from warehouse_gql.store.database import Database, Document, Session
 
 LEASE_ID = "sequencer"
+DUPLICATE_KEY = 11000
 
 
 def _ts(value: datetime) -> str:
@@ -33,13 +34,12 @@ def _ts(value: datetime) -> str:
 # The state after a change, with the GraphQL field names, JSON-ready.
 
 
-def item_data(item: Item, *, bin_location: str, previous_quantity: int | None) -> Document:
+def item_data(item: Item, *, previous_quantity: int | None) -> Document:
     return {
         "id": item.id,
         "name": item.name,
         "sku": item.sku,
         "binId": item.bin_id,
-        "binLocation": bin_location,
         "quantity": item.quantity,
         # What live queries need to tell ENTER from UPDATE without a read (None: created).
         "previousQuantity": previous_quantity,
@@ -132,7 +132,6 @@ def note_item(
     kind: ChangeKind,
     item: Item,
     *,
-    bin_location: str,
     previous_quantity: int | None,
 ) -> None:
     earlier = db.outbox_of(session).get((ChangeEntity.ITEM.value, item.id))
@@ -145,9 +144,16 @@ def note_item(
         entity=ChangeEntity.ITEM,
         doc_id=item.id,
         kind=kind,
-        revision=item.revision,
-        data=item_data(item, bin_location=bin_location, previous_quantity=previous_quantity),
+        # A deleted document's last state, one revision on: it orders after every other.
+        revision=item.revision + (kind is ChangeKind.DELETED),
+        data=item_data(item, previous_quantity=previous_quantity),
     )
+
+
+def bin_revision(version: int) -> int:
+    """A bin's revision in the feed: its version starts at 0 and counts its writes, so the
+    revision (which counts from 1, as every document's does) is one more."""
+    return version + 1
 
 
 def note_bin(db: Database, session: Session, kind: ChangeKind, bin: Bin) -> None:
@@ -157,21 +163,19 @@ def note_bin(db: Database, session: Session, kind: ChangeKind, bin: Bin) -> None
         entity=ChangeEntity.BIN,
         doc_id=bin.id,
         kind=kind,
-        revision=bin.version,
+        revision=bin_revision(bin.version) + (kind is ChangeKind.DELETED),
         data=bin_data(bin),
     )
 
 
-def note_order(
-    db: Database, session: Session, kind: ChangeKind, order: Order, revision: int
-) -> None:
+def note_order(db: Database, session: Session, kind: ChangeKind, order: Order) -> None:
     note(
         db,
         session,
         entity=ChangeEntity.ORDER,
         doc_id=order.id,
         kind=kind,
-        revision=revision,
+        revision=order.revision + (kind is ChangeKind.DELETED),
         data=order_data(order),
     )
 
@@ -183,7 +187,7 @@ def note_shipment(db: Database, session: Session, kind: ChangeKind, shipment: Sh
         entity=ChangeEntity.SHIPMENT,
         doc_id=shipment.id,
         kind=kind,
-        revision=shipment.revision,
+        revision=shipment.revision + (kind is ChangeKind.DELETED),
         data=shipment_data(shipment),
     )
 
@@ -268,6 +272,13 @@ async def last_numbered(db: Database) -> int:
     return 0 if doc is None else int(doc["seq"])
 
 
+async def saved_high_water(db: Database) -> int:
+    """The number the sequencer saved last (a point read): at least every number that any
+    process has delivered, since the sequencer saves before it publishes."""
+    lease = await db.leases.find_one({"_id": LEASE_ID}, {"seq": 1})
+    return 0 if lease is None else int(lease.get("seq", 0))
+
+
 async def high_water(db: Database) -> int:
     """The highest number ever handed out, kept on the lease so it survives the retention."""
     lease = await db.leases.find_one({"_id": LEASE_ID}, {"seq": 1})
@@ -290,9 +301,35 @@ async def number(db: Database, record_id: ObjectId, seq: int) -> bool:
     return result.modified_count == 1
 
 
-async def numbered_since(db: Database, ids: Sequence[ObjectId]) -> list[Change]:
-    docs = await db.changes.find({"_id": {"$in": list(ids)}, "seq": {"$gt": 0}}).to_list()
-    return sorted((to_change(d) for d in docs), key=lambda c: c.seq)
+async def number_many(db: Database, numbers: Sequence[tuple[ObjectId, int]]) -> int:
+    """Give pending records their numbers in one ordered round trip; how many were numbered.
+
+    Ordered: a number is written only after the one before it. NumberTaken when another
+    sequencer used one of the numbers (those before it are written)."""
+    if not numbers:
+        return 0
+    try:
+        result = await db.changes.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": record_id, "pending": True},
+                    {"$set": {"seq": seq}, "$unset": {"pending": ""}},
+                )
+                for record_id, seq in numbers
+            ],
+            ordered=True,
+        )
+    except BulkWriteError as exc:
+        if any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", ())):
+            raise NumberTaken from None
+        raise
+    return result.modified_count
+
+
+async def numbers_of(db: Database, ids: Sequence[ObjectId]) -> dict[ObjectId, int]:
+    """The numbers these records carry now (those numbered), by id (point reads on _id)."""
+    docs = await db.changes.find({"_id": {"$in": list(ids)}}, {"seq": 1}).to_list()
+    return {d["_id"]: int(d["seq"]) for d in docs if "seq" in d}
 
 
 async def take_lease(db: Database, owner: str, *, seconds: float) -> bool:
@@ -328,3 +365,17 @@ async def release_lease(db: Database, owner: str) -> None:
 
 def retention_seconds(days: int) -> int:
     return days * 24 * 3600
+
+
+async def exists(db: Database, seq: int) -> bool:
+    """Whether change number `seq` is kept (a point read on the unique index)."""
+    return await db.changes.find_one({"seq": seq}, {"_id": 1}) is not None
+
+
+async def anything_after(db: Database, after: int) -> bool:
+    """Whether a change may be numbered after `after`, in two point reads, so that followers
+    polling an idle feed never run the range query of read_after.
+
+    The next number is there, or the sequencer's saved mark is past `after` (a number a
+    sequencer lost mid-batch is never used: the feed goes on after such a gap)."""
+    return await exists(db, after + 1) or await saved_high_water(db) > after

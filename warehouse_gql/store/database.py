@@ -166,9 +166,10 @@ class Database:
         self.changes: Collection = self.db["changes"]
         self.leases: Collection = self.db["leases"]
         # Change records of each running transaction, inserted just before it commits.
-        self._outboxes: dict[AsyncClientSession, dict[tuple[str, str], Document]] = {}
-        # Called after a commit that wrote change records (the sequencer's nudge).
-        self.on_changes: Callable[[], None] | None = None
+        self._outboxes: dict[Session, dict[tuple[str, str], Document]] = {}
+        # Awaited after a commit that wrote change records, with those records: the change
+        # feed numbers them and returns once this process has delivered them.
+        self.on_changes: Callable[[list[Document]], Awaitable[None]] | None = None
         self.webhooks: Collection = self.db["webhooks"]
         self.webhook_deliveries: Collection = self.db["webhook_deliveries"]
         self.stats = TransactionStats()
@@ -204,10 +205,18 @@ class Database:
         """
         if serial is not None:
             async with self._serial.hold(serial):
-                return await self._transaction(work)
-        return await self._transaction(work)
+                result, records = await self._transaction(work)
+        else:
+            result, records = await self._transaction(work)
+        # After the serial lane is free: the next writer of the key need not wait for this
+        # write's changes to reach the feed.
+        if records and self.on_changes is not None:
+            await self.on_changes(records)
+        return result
 
-    async def _transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+    async def _transaction(
+        self, work: Callable[[Session], Awaitable[T]]
+    ) -> tuple[T, list[Document]]:
         self.stats.started += 1
         deadline = time.monotonic() + TRANSACTION_RETRY_S
         attempt = 0
@@ -231,14 +240,16 @@ class Database:
                         ) from None
                     self.stats.retried += 1
 
-    def outbox_of(self, session: AsyncClientSession) -> dict[tuple[str, str], Document]:
+    def outbox_of(self, session: Session) -> dict[tuple[str, str], Document]:
         """The change records the transaction running on `session` will insert."""
         try:
             return self._outboxes[session]
         except KeyError:
             raise RuntimeError("change records are written inside db.transaction only") from None
 
-    async def _attempt(self, session: Session, work: Callable[[Session], Awaitable[T]]) -> T:
+    async def _attempt(
+        self, session: Session, work: Callable[[Session], Awaitable[T]]
+    ) -> tuple[T, list[Document]]:
         await session.start_transaction(
             read_concern=ReadConcern("snapshot"),
             write_concern=WriteConcern("majority"),
@@ -271,9 +282,7 @@ class Database:
                 raise
         else:
             await session.commit_transaction()
-        if records and self.on_changes is not None:
-            self.on_changes()
-        return result
+        return result, records
 
     async def checkpoint(self, step: str) -> None:
         if self.fault_injector is not None:

@@ -12,9 +12,11 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
+from warehouse_gql.domain.changes import ChangeKind
 from warehouse_gql.domain.errors import Conflict, Duplicate, InsufficientStock, NotFound
 from warehouse_gql.domain.inventory import MovementReason
 from warehouse_gql.domain.models import Bin, Item, Movement
+from warehouse_gql.store import changes
 from warehouse_gql.store.database import Database, Document, Session, page
 
 
@@ -54,7 +56,9 @@ async def insert_item(
         await db.items.insert_one(doc, session=session)
     except DuplicateKeyError:
         raise _sku_in_bin_taken(sku, bin.location) from None
-    return to_item(doc)
+    item = to_item(doc)
+    changes.note_item(db, session, ChangeKind.CREATED, item, previous_quantity=None)
+    return item
 
 
 async def get_item(db: Database, item_id: ObjectId, session: Session | None = None) -> Item | None:
@@ -86,6 +90,9 @@ async def change_quantity(db: Database, session: Session, item_id: ObjectId, del
     current = await require_item(db, item_id, session)
     if result.matched_count == 0:
         raise InsufficientStock({current.sku: -delta - current.quantity})
+    changes.note_item(
+        db, session, ChangeKind.UPDATED, current, previous_quantity=current.quantity - delta
+    )
     return current
 
 
@@ -94,7 +101,7 @@ async def add_to_bin(
 ) -> Item:
     """Put `delta` units of a sku into a bin, creating its item there when it has none."""
     now = clock.now()
-    await db.items.update_one(
+    result = await db.items.update_one(
         {"sku": sku, "binId": ObjectId(bin.id)},
         {
             "$inc": {"quantity": delta, "revision": 1},
@@ -106,7 +113,14 @@ async def add_to_bin(
     )
     doc = await db.items.find_one({"sku": sku, "binId": ObjectId(bin.id)}, session=session)
     assert doc is not None  # written just above in this transaction
-    return to_item(doc)
+    item = to_item(doc)
+    if result.upserted_id is not None:
+        changes.note_item(db, session, ChangeKind.CREATED, item, previous_quantity=None)
+    else:
+        changes.note_item(
+            db, session, ChangeKind.UPDATED, item, previous_quantity=item.quantity - delta
+        )
+    return item
 
 
 async def rename(db: Database, session: Session, item_id: ObjectId, name: str) -> Item:
@@ -117,7 +131,9 @@ async def rename(db: Database, session: Session, item_id: ObjectId, name: str) -
     )
     if result.matched_count == 0:
         raise NotFound("item", str(item_id))
-    return await require_item(db, item_id, session)
+    item = await require_item(db, item_id, session)
+    changes.note_item(db, session, ChangeKind.UPDATED, item, previous_quantity=item.quantity)
+    return item
 
 
 async def delete_empty(db: Database, session: Session, item_id: ObjectId) -> Item:
@@ -127,6 +143,7 @@ async def delete_empty(db: Database, session: Session, item_id: ObjectId) -> Ite
         raise Conflict(
             f"Item {current.sku} still holds {current.quantity} units; adjust it to 0 before deleting."
         )
+    changes.note_item(db, session, ChangeKind.DELETED, current, previous_quantity=current.quantity)
     return current
 
 

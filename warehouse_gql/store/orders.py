@@ -10,9 +10,11 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from warehouse_gql.domain import clock
+from warehouse_gql.domain.changes import ChangeKind
 from warehouse_gql.domain.errors import Conflict, Duplicate, NotFound
 from warehouse_gql.domain.models import Order, OrderLine, PickRecord, Shipment
 from warehouse_gql.domain.orders import OrderStatus, ShipmentStatus
+from warehouse_gql.store import changes
 from warehouse_gql.store.database import Database, Document, Session, page
 
 
@@ -34,11 +36,13 @@ def to_order(doc: Document) -> Order:
         ),
         created_at=doc["createdAt"],
         updated_at=doc["updatedAt"],
+        revision=doc.get("revision", 0),
     )
 
 
 async def insert_order(
     db: Database,
+    session: Session,
     *,
     customer_name: str,
     lines: Sequence[tuple[str, int]],
@@ -54,6 +58,7 @@ async def insert_order(
         "status": OrderStatus.PENDING.value,
         "createdBy": ObjectId(created_by),
         "picks": [],
+        "revision": 1,
         "createdAt": now,
         "updatedAt": now,
     }
@@ -61,15 +66,30 @@ async def insert_order(
         # The unique index on idempotencyId makes concurrent repeats collide on insert.
         doc["idempotencyId"] = f"{created_by}:{idempotency_key}"
     try:
-        await db.orders.insert_one(doc)
+        await db.orders.insert_one(doc, session=session)
     except DuplicateKeyError:
-        first = await db.orders.find_one({"idempotencyId": doc["idempotencyId"]})
-        if first is None:  # the first one was deleted in between
-            raise Conflict(
-                f"idempotencyKey {idempotency_key!r} was used for an order that has since been deleted."
-            ) from None
-        return to_order(first), False
-    return to_order(doc), True
+        raise DuplicateIdempotencyKey(doc["idempotencyId"]) from None
+    order = to_order(doc)
+    changes.note_order(db, session, ChangeKind.CREATED, order)
+    return order, True
+
+
+class DuplicateIdempotencyKey(Exception):
+    """The user already placed an order with this key (the transaction is aborted)."""
+
+    def __init__(self, idempotency_id: str) -> None:
+        super().__init__(idempotency_id)
+        self.idempotency_id = idempotency_id
+
+
+async def first_order_of_key(db: Database, idempotency_id: str, idempotency_key: str) -> Order:
+    """The order a repeated idempotency key names, after its insert collided."""
+    first = await db.orders.find_one({"idempotencyId": idempotency_id})
+    if first is None:  # the first one was deleted in between
+        raise Conflict(
+            f"idempotencyKey {idempotency_key!r} was used for an order that has since been deleted."
+        )
+    return to_order(first)
 
 
 async def get_order(
@@ -133,9 +153,9 @@ async def set_order_status(
     picks: Sequence[PickRecord] | None = None,
 ) -> bool:
     """Move an order to `status` only if it is still in one of `expected`."""
-    changes: Document = {"status": status.value, "updatedAt": clock.now()}
+    fields: Document = {"status": status.value, "updatedAt": clock.now()}
     if picks is not None:
-        changes["picks"] = [
+        fields["picks"] = [
             {
                 "sku": p.sku,
                 "quantity": p.quantity,
@@ -146,17 +166,21 @@ async def set_order_status(
         ]
     result = await db.orders.update_one(
         {"_id": order_id, "status": {"$in": [s.value for s in expected]}},
-        {"$set": changes},
+        {"$set": fields, "$inc": {"revision": 1}},
         session=session,
     )
-    return result.matched_count == 1
+    if result.matched_count != 1:
+        return False
+    changes.note_order(db, session, ChangeKind.UPDATED, await require_order(db, order_id, session))
+    return True
 
 
 async def delete_order(db: Database, session: Session, order_id: ObjectId) -> None:
-    await require_order(db, order_id, session)
+    current = await require_order(db, order_id, session)
     if await db.shipments.find_one({"orderId": order_id}, {"_id": 1}, session=session) is not None:
         raise Conflict("This order has shipments; delete them before deleting the order.")
     await db.orders.delete_one({"_id": order_id}, session=session)
+    changes.note_order(db, session, ChangeKind.DELETED, current)
 
 
 # Shipments
@@ -196,7 +220,9 @@ async def insert_shipment(
         raise Duplicate(
             f"Carrier {carrier} already has a shipment with tracking number {tracking_number}."
         ) from None
-    return to_shipment(doc)
+    shipment = to_shipment(doc)
+    changes.note_shipment(db, session, ChangeKind.CREATED, shipment)
+    return shipment
 
 
 async def get_shipment(
@@ -277,10 +303,13 @@ async def set_shipment_status(
     )
     if result.matched_count == 0:
         raise Conflict("The shipment changed while it was being updated; try again.")
-    return await require_shipment(db, shipment_id, session)
+    shipment = await require_shipment(db, shipment_id, session)
+    changes.note_shipment(db, session, ChangeKind.UPDATED, shipment)
+    return shipment
 
 
 async def delete_shipment(db: Database, session: Session, shipment_id: ObjectId) -> Shipment:
     current = await require_shipment(db, shipment_id, session)
     await db.shipments.delete_one({"_id": shipment_id}, session=session)
+    changes.note_shipment(db, session, ChangeKind.DELETED, current)
     return current

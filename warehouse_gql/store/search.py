@@ -17,6 +17,7 @@ from pymongo import ASCENDING, DESCENDING
 from warehouse_gql.domain.filters import Condition, Op, Sort
 from warehouse_gql.domain.models import Bin, Item, Order, Shipment, User
 from warehouse_gql.store.bins import to_bin
+from warehouse_gql.store.changes import bin_revision
 from warehouse_gql.store.database import Collection, Database, Document
 from warehouse_gql.store.ids import parse_id
 from warehouse_gql.store.items import to_item
@@ -48,6 +49,8 @@ class Kind:
     # attributes stored twice, as given and as a case-folded unique key: conditions on them
     # also constrain the key, so the unique index serves them
     keyed: dict[str, tuple[str, Callable[[str], str]]]
+    # The document's revision as the change feed numbers it (what live queries dedupe by).
+    revision: Callable[[Document], int] = lambda doc: int(doc.get("revision", 0))
 
 
 _TIMES = {"created_at": "createdAt", "updated_at": "updatedAt"}
@@ -73,6 +76,7 @@ KINDS: dict[str, Kind] = {
         | _TIMES,
         frozenset({"id"}),
         {"location": ("locationKey", lambda v: v.strip().upper())},
+        lambda doc: bin_revision(int(doc.get("version", 0))),
     ),
     "orders": Kind(
         lambda db: db.orders,
@@ -189,10 +193,12 @@ async def count(db: Database, kind: str, conditions: Sequence[Condition]) -> int
 async def ids_matching(
     db: Database, kind: str, conditions: Sequence[Condition], *, limit: int
 ) -> dict[str, int]:
-    """Id -> revision of up to `limit` matching records (a live query's starting set)."""
-    cursor = KINDS[kind].collection(db).find(mongo_filter(kind, conditions), {"revision": 1})
+    """Id -> revision (as the change feed counts it) of up to `limit` matching records: a live
+    query's starting set."""
+    spec = KINDS[kind]
+    cursor = spec.collection(db).find(mongo_filter(kind, conditions), {"revision": 1, "version": 1})
     docs = await cursor.limit(limit).to_list()
-    return {str(d["_id"]): d.get("revision", 0) for d in docs}
+    return {str(d["_id"]): spec.revision(d) for d in docs}
 
 
 async def by_ids(db: Database, kind: str, ids: Sequence[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from . import (
     baseline,
     contention,
     fanout,
+    fanout_parse,
     fulfill,
     fulfill_order,
     item,
@@ -39,6 +40,7 @@ ALL: dict[str, ModuleType] = {
         contention,
         abuse,
         fanout,
+        fanout_parse,
     )
 }
 DEFAULTS = [name for name, module in ALL.items() if module.DEFAULT]

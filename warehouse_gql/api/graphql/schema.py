@@ -22,6 +22,7 @@ from warehouse_gql.api.graphql.cost import MeasureCache
 from warehouse_gql.api.graphql.documents import DocumentCache, PreparedDocuments
 from warehouse_gql.api.graphql.errors import ErrorCodes, translate
 from warehouse_gql.api.graphql.execution import Executor
+from warehouse_gql.api.graphql.feed.queries import FeedQuery
 from warehouse_gql.api.graphql.floor.mutations import FloorMutation
 from warehouse_gql.api.graphql.floor.queries import FloorQuery
 from warehouse_gql.api.graphql.inventory.mutations import InventoryMutation
@@ -40,7 +41,7 @@ from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.settings import Settings
 
 Query = merge_types(
-    "Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery, WebhooksQuery)
+    "Query", (AccountsQuery, InventoryQuery, OrdersQuery, FloorQuery, WebhooksQuery, FeedQuery)
 )
 Mutation = merge_types(
     "Mutation",

@@ -35,7 +35,7 @@ from warehouse_gql.live.bus import DEFAULT_QUEUE_SIZE, FellBehind
 
 log = logging.getLogger(__name__)
 
-SHAREABLE = frozenset({"itemChanged", "shipmentChanged"})
+SHAREABLE = frozenset({"itemChanged", "shipmentChanged", "orderChanged"})
 
 _END = object()
 
@@ -56,8 +56,12 @@ def _shareable_document(query: str, operation_name: str | None) -> bool:
         return False
     selections = operations[0].selection_set.selections
     # Fragments and directives at the root could hide anything: share only plain fields.
+    # A resume (`after`) replays history of its own first: never shared.
     return all(
-        isinstance(s, FieldNode) and s.name.value in SHAREABLE and not s.directives
+        isinstance(s, FieldNode)
+        and s.name.value in SHAREABLE
+        and not s.directives
+        and not any(a.name.value == "after" for a in s.arguments or ())
         for s in selections
     )
 
@@ -79,8 +83,8 @@ def group_key(
     return (query, operation_name, frozen, access.visibility_group(user.role, user.id))
 
 
-def fell_behind(limit: int) -> ExecutionResult:
-    error = FellBehind(limit)
+def fell_behind(limit: int, cursor: str | None = None) -> ExecutionResult:
+    error = FellBehind(limit, cursor)
     return ExecutionResult(
         data=None, errors=[translate(GraphQLError(error.message, original_error=error), "-")]
     )
@@ -149,16 +153,19 @@ class _Group:
 
     async def member(self, position: int) -> AsyncGenerator[Any, None]:
         """The results from number `position` on (the next one when the member joined)."""
+        # The change cursor of the last result this member got: where it may resume.
+        last_cursor: str | None = None
         try:
             while True:
                 if position < self.delivered:
                     oldest = self.delivered - len(self.results)
                     if position < oldest:
                         # Its last result says why, with a code; then the operation completes.
-                        yield fell_behind(self.limit)
+                        yield fell_behind(self.limit, last_cursor)
                         return
                     result = self.results[position - oldest]
                     position += 1
+                    last_cursor = _cursor_of(result) or last_cursor
                     yield result
                     continue
                 if self.ending is _END:
@@ -175,6 +182,16 @@ class _Group:
                 self.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self.task
+
+
+def _cursor_of(result: Any) -> str | None:
+    """The `cursor` of a subscription result's event, when the document selected it."""
+    data = getattr(result, "data", None)
+    if not isinstance(data, dict) or len(data) != 1:
+        return None
+    event = next(iter(data.values()))
+    cursor = event.get("cursor") if isinstance(event, dict) else None
+    return cursor if isinstance(cursor, str) else None
 
 
 class SharedStreams:

@@ -11,11 +11,12 @@ changes); a revoked session ends the connection with error 209.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,8 +32,9 @@ from warehouse_gql.api.parse.errors import (
 )
 from warehouse_gql.api.parse.query import parse_where
 from warehouse_gql.domain import access
+from warehouse_gql.domain.changes import ChangeEntity
 from warehouse_gql.domain.filters import Condition, fields_of, matches
-from warehouse_gql.domain.models import Item, Shipment, User
+from warehouse_gql.domain.models import Bin, Item, Order, Shipment, User
 from warehouse_gql.live import events as live
 from warehouse_gql.live.revisions import Revisions
 from warehouse_gql.live.sessions import OpenSocket
@@ -51,8 +53,24 @@ KNOWN_BEFORE = {
     "Shipment": frozenset(
         {"id", "order_id", "order_owner", "carrier", "tracking_number", "created_at"}
     ),
+    # A bin's location, capacity and load all change; an order's status does.
+    "Bin": frozenset({"id", "created_at"}),
+    "Order": frozenset({"id", "customer_name", "created_by", "created_at"}),
 }
-CHANNELS = {"Item": live.ITEMS_CHANNEL, "Shipment": live.SHIPMENTS_CHANNEL}
+# Where each class's events come from: items and shipments have their own local channels, bins
+# and orders are read from the whole feed.
+CHANNELS = {
+    "Item": live.ITEMS_CHANNEL,
+    "Shipment": live.SHIPMENTS_CHANNEL,
+    "Bin": live.FEED_CHANNEL,
+    "Order": live.FEED_CHANNEL,
+}
+ENTITIES = {
+    "Item": ChangeEntity.ITEM,
+    "Shipment": ChangeEntity.SHIPMENT,
+    "Bin": ChangeEntity.BIN,
+    "Order": ChangeEntity.ORDER,
+}
 
 
 def _record(model: Any) -> dict[str, Any]:
@@ -63,9 +81,10 @@ def _record(model: Any) -> dict[str, Any]:
 class Change:
     """One event as a live query sees it: the record after, and before when known."""
 
+    entity: ChangeEntity
     kind: live.ChangeKind
-    after: Item | Shipment
-    before: Item | Shipment | None
+    after: Item | Shipment | Bin | Order
+    before: Item | Shipment | Bin | Order | None
     revision: int
 
     @classmethod
@@ -77,12 +96,22 @@ class Change:
                 if event.kind is live.ChangeKind.CREATED or event.previous_quantity is None
                 else replace(item, quantity=event.previous_quantity)
             )
-            return cls(event.kind, item, before, item.revision)
+            return cls(ChangeEntity.ITEM, event.kind, item, before, item.revision)
         if isinstance(event, live.ShipmentChanged):
             shipment = event.shipment
             # Only the fields in KNOWN_BEFORE are read from `before`: they never change.
             was = None if event.kind is live.ChangeKind.CREATED else shipment
-            return cls(event.kind, shipment, was, shipment.revision)
+            return cls(ChangeEntity.SHIPMENT, event.kind, shipment, was, shipment.revision)
+        if isinstance(event, live.Change) and event.entity in (
+            ChangeEntity.BIN,
+            ChangeEntity.ORDER,
+        ):
+            record = (
+                live.bin_of(event) if event.entity is ChangeEntity.BIN else live.order_of(event)
+            )
+            # As for shipments: `before` is read only for the fields in KNOWN_BEFORE.
+            known = None if event.kind is live.ChangeKind.CREATED else record
+            return cls(event.entity, event.kind, record, known, event.revision)
         return None
 
 
@@ -93,6 +122,9 @@ class Subscription:
     conditions: tuple[Condition, ...]
     keys: frozenset[str] | None
     token: str | None
+    # The subscriber's own-records scope at subscribe time (access.owner_scope): it bounds the
+    # starting set only; every event is still checked against the current role.
+    scope: tuple[Condition, ...] = ()
     # Ids currently matching, when the `where` reads a field whose old value events do not carry.
     members: set[str] | None = None
     revisions: Revisions = field(default_factory=Revisions)
@@ -122,10 +154,49 @@ class Subscription:
         return "leave" if was else None
 
 
-def _visible(viewer: User, record: Item | Shipment) -> bool:
+def _visible(viewer: User, record: Item | Shipment | Bin | Order) -> bool:
+    """The visibility rule of domain/access.py (as visible_change applies it to the feed)."""
     if isinstance(record, Shipment):
         return access.may_see_order(viewer.role, viewer.id, record.order_owner)
+    if isinstance(record, Order):
+        return access.may_see_order(viewer.role, viewer.id, record.created_by)
     return access.may_see_stock(viewer.role)
+
+
+class _Encoded:
+    """The JSON text of recent events' `object` and `original`, per class, keys and what the
+    viewer may see (access.visibility_group): every subscriber of one such group gets the same
+    bytes, so they are built and encoded once per event in this process, not once per
+    subscriber. Only the envelope (op, clientId, requestId) is written per subscriber."""
+
+    def __init__(self, events: int) -> None:
+        self.events = events
+        # id(event) -> (the event, its texts per group): holding the event keeps its id from
+        # being reused while it is here.
+        self.recent: collections.OrderedDict[
+            int, tuple[object, dict[Hashable, tuple[str, str | None]]]
+        ] = collections.OrderedDict()
+
+    def get(
+        self, event: object, group: Hashable, build: Callable[[], tuple[str, str | None]]
+    ) -> tuple[str, str | None]:
+        entry = self.recent.get(id(event))
+        if entry is None:
+            entry = self.recent[id(event)] = (event, {})
+            while len(self.recent) > self.events:
+                self.recent.popitem(last=False)
+        texts = entry[1].get(group)
+        if texts is None:
+            texts = entry[1][group] = build()
+        return texts
+
+
+# A subscriber that lags further behind than this many events encodes its own (same) bytes.
+_ENCODED = _Encoded(events=64)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 class LiveClient:
@@ -141,11 +212,14 @@ class LiveClient:
         self.closed = False
 
     async def send(self, message: Mapping[str, Any]) -> None:
+        await self.send_text(_json(message))
+
+    async def send_text(self, text: str) -> None:
         if self.closed:
             return
         async with self.send_lock:
             with contextlib.suppress(Exception):
-                await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+                await self.websocket.send_text(text)
 
     async def error(
         self, code: int, message: str, *, reconnect: bool = True, request_id: int | None = None
@@ -296,6 +370,7 @@ class LiveClient:
                 conditions,
                 frozenset(keys) if isinstance(keys, list) else None,
                 token if isinstance(token, str) else None,
+                cls.scope(viewer),
             )
             ready: asyncio.Future[ParseError | None] = asyncio.get_running_loop().create_future()
             subscription.task = asyncio.create_task(self._feed(subscription, ready))
@@ -323,7 +398,7 @@ class LiveClient:
         found = await search.ids_matching(
             self.resources.db,
             subscription.cls.kind,
-            subscription.conditions,
+            subscription.conditions + subscription.scope,
             limit=MAX_LIVE_SET + 1,
         )
         if len(found) > MAX_LIVE_SET:
@@ -353,14 +428,9 @@ class LiveClient:
     async def _feed(
         self, subscription: Subscription, ready: asyncio.Future[ParseError | None]
     ) -> None:
-        channel = CHANNELS.get(subscription.cls.name)
-        if channel is None:
-            # Bins and orders publish no change events yet: the subscription stays silent.
-            ready.set_result(None)
-            await asyncio.Event().wait()
-            return
+        name = subscription.cls.name
         try:
-            async with self.resources.events.subscribe(channel) as feed:
+            async with self.resources.events.subscribe(CHANNELS[name]) as feed:
                 # Subscribed before the starting set is read, so no change falls between them;
                 # events already reflected in it are dropped by revision.
                 try:
@@ -371,7 +441,7 @@ class LiveClient:
                 ready.set_result(None)
                 async for event in feed:
                     change = Change.of(event)
-                    if change is None:
+                    if change is None or change.entity is not ENTITIES[name]:
                         continue
                     if not subscription.revisions.is_new(change.after.id, change.revision):
                         continue
@@ -395,7 +465,7 @@ class LiveClient:
                         return
                     if not _visible(viewer, change.after):
                         continue
-                    await self.send(self._event(subscription, op, change, viewer))
+                    await self.send_text(self._event(subscription, op, event, change, viewer))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -404,8 +474,14 @@ class LiveClient:
                 ready.set_exception(exc)
 
     def _event(
-        self, subscription: Subscription, op: str, change: Change, viewer: User
-    ) -> dict[str, Any]:
+        self,
+        subscription: Subscription,
+        op: str,
+        event: live.Event,
+        change: Change,
+        viewer: User,
+    ) -> str:
+        """The event's message as JSON text, its objects encoded once per group (_Encoded)."""
         cls = subscription.cls
 
         def body(record: Any) -> dict[str, Any]:
@@ -415,20 +491,27 @@ class LiveClient:
             always = {"className", "objectId", "createdAt", "updatedAt"}
             return {k: v for k, v in full.items() if k in subscription.keys or k in always}
 
-        message: dict[str, Any] = {
-            "op": op,
-            "clientId": self.client_id,
-            "requestId": subscription.request_id,
-            "object": body(change.after),
-        }
-        before = change.before
-        if (
-            isinstance(before, Item)
-            and isinstance(change.after, Item)
-            and before.quantity != change.after.quantity
-        ):
-            message["original"] = body(change.before)
-        return message
+        def build() -> tuple[str, str | None]:
+            before = change.before
+            original = (
+                _json(body(before))
+                if isinstance(before, Item)
+                and isinstance(change.after, Item)
+                and before.quantity != change.after.quantity
+                else None
+            )
+            return _json(body(change.after)), original
+
+        group = (cls.name, subscription.keys, access.visibility_group(viewer.role, viewer.id))
+        after, original = _ENCODED.get(event, group, build)
+        # The same bytes as _json of {op, clientId, requestId, object, original?}: op is one of
+        # transition's words, the client id a uuid4 and the request id an int, so none needs
+        # escaping.
+        tail = "" if original is None else f',"original":{original}'
+        return (
+            f'{{"op":"{op}","clientId":"{self.client_id}","requestId":{subscription.request_id},'
+            f'"object":{after}{tail}}}'
+        )
 
 
 async def serve(websocket: WebSocket, resources: Resources, app_id: str) -> None:

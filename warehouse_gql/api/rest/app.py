@@ -16,7 +16,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from warehouse_gql.api.http import Resources, cancellation, record_request, request_id
-from warehouse_gql.api.rest import accounts, floor, inventory, orders, problems, webhooks
+from warehouse_gql.api.rest import accounts, feed, floor, inventory, orders, problems, webhooks
 from warehouse_gql.api.rest.endpoints import (
     Call,
     Endpoint,
@@ -39,6 +39,7 @@ AREAS: tuple[Endpoints, ...] = (
     inventory.routes,
     orders.routes,
     floor.routes,
+    feed.routes,
     webhooks.routes,
 )
 JSON = "application/json"

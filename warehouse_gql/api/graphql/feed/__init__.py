@@ -1,0 +1,1 @@
+"""The change feed as GraphQL: the `changes` query (delta sync)."""
