@@ -588,16 +588,16 @@ class Stalled:
         return self.messages.pop(0)
 
 
-async def stalled(port: int, token: str, document: str, variables: dict[str, Any]) -> Stalled:
-    """A subscribed Stalled client."""
+async def opened(port: int, path: str, subprotocols: list[str]) -> Stalled:
+    """A Stalled client with its WebSocket handshake done."""
     loop = asyncio.get_running_loop()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
     protocol = ClientProtocol(
-        parse_uri(f"ws://127.0.0.1:{port}/graphql"),
-        subprotocols=[Subprotocol("graphql-transport-ws")],
+        parse_uri(f"ws://127.0.0.1:{port}{path}"),
+        subprotocols=[Subprotocol(p) for p in subprotocols] or None,
     )
     protocol.send_request(protocol.connect())
     await loop.sock_sendall(sock, b"".join(protocol.data_to_send()))
@@ -606,12 +606,39 @@ async def stalled(port: int, token: str, document: str, variables: dict[str, Any
         protocol.receive_data(await asyncio.wait_for(loop.sock_recv(sock, 65536), 10))
     assert protocol.state is State.OPEN
     protocol.events_received()  # the handshake response
+    return client
+
+
+async def stalled(port: int, token: str, document: str, variables: dict[str, Any]) -> Stalled:
+    """A subscribed Stalled client."""
+    client = await opened(port, "/graphql", ["graphql-transport-ws"])
     await client.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
     assert (await client.receive())["type"] == "connection_ack"
     await client.send(
         {"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}}
     )
     return client
+
+
+def _item_changes(start: int, sku: str, count: int) -> list[Change]:
+    """`count` numbered changes of one item with an 8 KB name, as the relay hands them over:
+    more than a slow socket's buffers (the kernel's and uvicorn's) hold."""
+    now = datetime.now(UTC)
+    found = []
+    for n in range(1, count + 1):
+        item = Item("i1", "x" * 8000, sku, "b1", n, n, now, now)
+        found.append(
+            Change(
+                start + n,
+                ChangeEntity.ITEM,
+                item.id,
+                ChangeKind.UPDATED,
+                n,
+                now,
+                changes.item_data(item, previous_quantity=n - 1),
+            )
+        )
+    return found
 
 
 async def test_a_subscriber_that_stops_reading_ends_rate_limited_and_holds_back_no_one(
@@ -628,23 +655,9 @@ async def test_a_subscriber_that_stops_reading_ends_rate_limited_and_holds_back_
         slow = await stalled(server.port, manager.token, document, {"sku": sku})
         await wait_for(lambda: _members(server, manager, document, {"sku": sku}) == 2)
 
-        # 8 KB events: more than the slow socket's buffers (the kernel's and uvicorn's) hold,
-        # handed to the subscribers as the relay hands them numbered changes.
-        now = datetime.now(UTC)
         start = await changes.high_water(server.resources.db)
-        for n in range(1, EVENTS + 1):
-            item = Item("i1", "x" * 8000, sku, "b1", n, n, now, now)
-            server.resources.events.deliver(
-                Change(
-                    start + n,
-                    ChangeEntity.ITEM,
-                    item.id,
-                    ChangeKind.UPDATED,
-                    n,
-                    now,
-                    changes.item_data(item, previous_quantity=n - 1),
-                )
-            )
+        for n, change in enumerate(_item_changes(start, sku, EVENTS), start=1):
+            server.resources.events.deliver(change)
             # The reader gets every event while the slow one stops reading.
             assert (await reader.next_data())["itemChanged"]["item"]["quantity"] == n
 
@@ -665,5 +678,44 @@ async def test_a_subscriber_that_stops_reading_ends_rate_limited_and_holds_back_
         assert await slow.receive() == {"id": "1", "type": "complete"}
         slow.sock.close()
         await reader.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_live_query_that_stops_reading_ends_with_a_coded_error_not_silently(
+    settings: Settings, manager: Account
+) -> None:
+    server = LiveServer(create_app(dataclasses.replace(settings, max_queued_events=20)))
+    await server.start()
+    try:
+        sku = unique("SKU")
+        slow = await opened(server.port, "/parse", [])
+        await slow.send(
+            {"op": "connect", "applicationId": settings.parse_app_id, "sessionToken": manager.token}
+        )
+        assert (await slow.receive())["op"] == "connected"
+        query = {"className": "Item", "where": {"sku": sku}}
+        await slow.send({"op": "subscribe", "requestId": 1, "query": query})
+        assert (await slow.receive())["op"] == "subscribed"
+
+        start = await changes.high_water(server.resources.db)
+        for change in _item_changes(start, sku, EVENTS):
+            server.resources.events.deliver(change)
+            await asyncio.sleep(0)  # the subscription takes its events as they come
+
+        # What its buffers held, in order, then the error for its query; then nothing more.
+        seen, ending = [], None
+        while ending is None:
+            message = await slow.receive()
+            if message["op"] == "error":
+                ending = message
+            else:
+                assert message["op"] == "update", message
+                seen.append(message["object"]["quantity"])
+        assert seen == list(range(1, len(seen) + 1))
+        assert len(seen) < EVENTS - 20
+        assert (ending["code"], ending["requestId"]) == (100, 1)
+        assert "fell more than 20 events behind" in ending["error"]
+        slow.sock.close()
     finally:
         await server.stop()

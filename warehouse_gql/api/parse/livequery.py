@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from warehouse_gql.api.http import Resources
 from warehouse_gql.api.parse.classes import CLASSES, ParseClass
 from warehouse_gql.api.parse.errors import (
+    CONNECTION_FAILED,
     INVALID_CLASS_NAME,
     INVALID_SESSION_TOKEN,
     OPERATION_FORBIDDEN,
@@ -36,6 +37,7 @@ from warehouse_gql.domain.changes import ChangeEntity
 from warehouse_gql.domain.filters import Condition, fields_of, matches
 from warehouse_gql.domain.models import Bin, Item, Order, Shipment, User
 from warehouse_gql.live import events as live
+from warehouse_gql.live.bus import FellBehind
 from warehouse_gql.live.revisions import Revisions
 from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.services import sessions
@@ -468,6 +470,11 @@ class LiveClient:
                     await self.send_text(self._event(subscription, op, event, change, viewer))
         except asyncio.CancelledError:
             raise
+        except FellBehind as behind:
+            # A reader too slow for its queue: this query ends with a coded error (Parse's
+            # code for a connection problem; the SDK may reconnect), never silently.
+            self.subscriptions.pop(subscription.request_id, None)
+            await self.error(CONNECTION_FAILED, behind.message, request_id=subscription.request_id)
         except Exception as exc:
             log.exception("a LiveQuery subscription failed")
             if not ready.done():
