@@ -273,8 +273,9 @@ async def last_numbered(db: Database) -> int:
 
 
 async def saved_high_water(db: Database) -> int:
-    """The number the sequencer saved last (a point read): at least every number that any
-    process has delivered, since the sequencer saves before it publishes."""
+    """The number the sequencer saved last (a point read; it saves on each lease renewal, so
+    about a second behind its newest number). A relay starting here reads what was numbered
+    since from the database; a subscriber may get such a change twice, never miss it."""
     lease = await db.leases.find_one({"_id": LEASE_ID}, {"seq": 1})
     return 0 if lease is None else int(lease.get("seq", 0))
 
