@@ -22,11 +22,12 @@ from tests.livekit import LiveServer, Subscriptions
 from tests.names import unique
 from tests.servers import ValkeyServer
 from tests.waiting import wait_for
-from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
+from warehouse_gql.api.graphql.shared_streams import group_key
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.changes import Change, ChangeEntity
 from warehouse_gql.domain.models import Item, User
 from warehouse_gql.live.events import ITEMS_CHANNEL, SHIPMENTS_CHANNEL, ChangeKind
+from warehouse_gql.live.shared import SharedStreams
 from warehouse_gql.settings import Settings
 from warehouse_gql.store import changes
 
@@ -682,26 +683,76 @@ async def test_a_subscriber_that_stops_reading_ends_rate_limited_and_holds_back_
         await server.stop()
 
 
-async def test_a_live_query_that_stops_reading_ends_with_a_coded_error_not_silently(
-    settings: Settings, manager: Account
+class LiveQueryReader:
+    """A Parse LiveQuery client that reads every message (websockets)."""
+
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def connected(cls, port: int, app_id: str, token: str) -> LiveQueryReader:
+        reader = cls(await websockets.connect(f"ws://127.0.0.1:{port}/parse"))
+        await reader.send({"op": "connect", "applicationId": app_id, "sessionToken": token})
+        assert (await reader.receive())["op"] == "connected"
+        return reader
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def receive(self) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
+        return message
+
+    async def subscribe(self, request_id: int, query: dict[str, Any]) -> None:
+        await self.send({"op": "subscribe", "requestId": request_id, "query": query})
+        assert await self.receive() == {
+            "op": "subscribed",
+            "clientId": ANY_STRING,
+            "requestId": request_id,
+        }
+
+
+class _AnyString(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str)
+
+    __hash__ = str.__hash__
+
+
+ANY_STRING = _AnyString()
+
+
+async def test_identical_live_queries_share_one_stream_and_one_that_stops_reading_ends_with_a_coded_error(
+    settings: Settings, manager: Account, picker: Account
 ) -> None:
     server = LiveServer(create_app(dataclasses.replace(settings, max_queued_events=20)))
     await server.start()
     try:
         sku = unique("SKU")
+        query = {"className": "Item", "where": {"sku": sku}}
+        before = server.resources.events.listeners(ITEMS_CHANNEL)
+        # A manager's and a picker's, on one connection each: one stream, one bus listener.
+        reader = await LiveQueryReader.connected(server.port, settings.parse_app_id, picker.token)
+        await reader.subscribe(7, query)
         slow = await opened(server.port, "/parse", [])
         await slow.send(
             {"op": "connect", "applicationId": settings.parse_app_id, "sessionToken": manager.token}
         )
         assert (await slow.receive())["op"] == "connected"
-        query = {"className": "Item", "where": {"sku": sku}}
         await slow.send({"op": "subscribe", "requestId": 1, "query": query})
         assert (await slow.receive())["op"] == "subscribed"
+        assert len(server.resources.events.listeners(ITEMS_CHANNEL) - before) == 1
 
         start = await changes.high_water(server.resources.db)
-        for change in _item_changes(start, sku, EVENTS):
+        for n, change in enumerate(_item_changes(start, sku, EVENTS), start=1):
             server.resources.events.deliver(change)
-            await asyncio.sleep(0)  # the subscription takes its events as they come
+            # The reader gets every event while the slow one stops reading.
+            message = await reader.receive()
+            assert (message["op"], message["requestId"], message["object"]["quantity"]) == (
+                "update",
+                7,
+                n,
+            )
 
         # What its buffers held, in order, then the error for its query; then nothing more.
         seen, ending = [], None
@@ -717,5 +768,42 @@ async def test_a_live_query_that_stops_reading_ends_with_a_coded_error_not_silen
         assert (ending["code"], ending["requestId"]) == (100, 1)
         assert "fell more than 20 events behind" in ending["error"]
         slow.sock.close()
+        await reader.ws.close()
+        # The last subscriber gone, so is the group's stream.
+        await wait_for(lambda: server.resources.events.listeners(ITEMS_CHANNEL) <= before)
     finally:
         await server.stop()
+
+
+async def test_a_live_query_of_a_user_demoted_on_the_other_process_ends_forbidden_at_the_next_event(
+    servers: tuple[LiveServer, LiveServer], resources: Any, manager: Account, settings: Settings
+) -> None:
+    from tests.accounts import make_account
+    from warehouse_gql.domain.access import Role
+
+    a, b = servers
+    staff = await make_account(resources, Role.PICKER)
+    sku = unique("SKU")
+    query = {"className": "Item", "where": {"sku": sku}}
+    # The manager's live query is the same query: it shares the group and goes on.
+    demoted = await LiveQueryReader.connected(a.port, settings.parse_app_id, staff.token)
+    await demoted.subscribe(1, query)
+    boss = await LiveQueryReader.connected(a.port, settings.parse_app_id, manager.token)
+    await boss.subscribe(2, query)
+    await b.ok(
+        "mutation($id: ID!) { setUserRole(userId: $id, role: CUSTOMER) { role } }",
+        {"id": staff.id},
+        manager.token,
+    )
+
+    async def demoted_on_a() -> bool:
+        return await _code(a, "{ bins(first: 1) { totalCount } }", staff.token) == "FORBIDDEN"
+
+    await wait_for(demoted_on_a, what="the role change, seen on the other instance")
+    await stocked_item(b, manager, sku, 3)
+    assert (await boss.receive())["op"] == "create"
+    refused = await demoted.receive()
+    assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 119, 1)
+    assert "Your role CUSTOMER may not subscribe to Item" in refused["error"]
+    await demoted.ws.close()
+    await boss.ws.close()

@@ -33,11 +33,12 @@ from warehouse_gql.api.graphql.observability import OperationLabel
 from warehouse_gql.api.graphql.orders.mutations import OrdersMutation
 from warehouse_gql.api.graphql.orders.queries import OrdersQuery
 from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
-from warehouse_gql.api.graphql.shared_streams import SharedStreams, group_key
+from warehouse_gql.api.graphql.shared_streams import group_key, shared_streams
 from warehouse_gql.api.graphql.webhooks.mutations import WebhooksMutation
 from warehouse_gql.api.graphql.webhooks.queries import WebhooksQuery
 from warehouse_gql.live import metrics
 from warehouse_gql.live.sessions import OpenSocket
+from warehouse_gql.live.shared import SharedStreams
 from warehouse_gql.settings import Settings
 
 Query = merge_types(
@@ -228,7 +229,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         execution_context_class=Executor,
     )
     schema.hide_suggestions = settings.production
-    schema.shared_streams = SharedStreams(limit=settings.max_queued_events)
+    schema.shared_streams = shared_streams(settings.max_queued_events)
     return schema
 
 

@@ -245,6 +245,7 @@ class ParseDoor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.resources: Resources | None = None
+        self.live_queries = livequery.LiveQueries(settings.max_queued_events)
 
     def routes(self) -> list[BaseRoute]:
         methods = ["GET", "POST", "PUT", "DELETE"]
@@ -287,4 +288,6 @@ class ParseDoor:
         if self.resources is None:
             await websocket.close(code=1013)
             return
-        await livequery.serve(websocket, self.resources, self.settings.parse_app_id)
+        await livequery.serve(
+            websocket, self.resources, self.settings.parse_app_id, self.live_queries
+        )

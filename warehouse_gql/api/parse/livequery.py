@@ -1,11 +1,14 @@
 """The LiveQuery WebSocket at /parse, speaking Parse's LiveQuery protocol.
 
 A subscription is a live query over its `where`, fed by the same event bus and revision gate as
-the GraphQL subscriptions (one decode per event per process, then per-subscriber filtering):
-`create`/`delete` for objects born or removed matching, `enter` when an object starts matching,
-`update` while it matches, `leave` when it stops. Every event is checked against the
-subscriber's current role (the session cache, cleared on every process by logOut and role
-changes); a revoked session ends the connection with error 209.
+the GraphQL subscriptions: `create`/`delete` for objects born or removed matching, `enter` when
+an object starts matching, `update` while it matches, `leave` when it stops. Identical live
+queries (class, `where` and the reader's own-records scope) share one stream, as identical
+GraphQL subscriptions do (live/shared.py): the event is decoded, gated by revision and
+evaluated once per group, its object encoded once per group of readers who may see the same
+(_Encoded), and each subscriber only checks its own role and sends. Every event is checked
+against the subscriber's current role (its open session, which live/sessions.py re-reads on
+every process at logOut and role changes); a revoked session ends the connection with error 209.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import AsyncGenerator, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,6 +43,7 @@ from warehouse_gql.live import events as live
 from warehouse_gql.live.bus import FellBehind
 from warehouse_gql.live.revisions import Revisions
 from warehouse_gql.live.sessions import OpenSocket
+from warehouse_gql.live.shared import SharedStreams
 from warehouse_gql.services import sessions
 from warehouse_gql.store import search
 
@@ -118,19 +122,22 @@ class Change:
 
 
 @dataclass
-class Subscription:
-    request_id: int
+class LiveSet:
+    """What one group of identical live queries tracks: which objects match its `where`."""
+
     cls: ParseClass
     conditions: tuple[Condition, ...]
-    keys: frozenset[str] | None
-    token: str | None
-    # The subscriber's own-records scope at subscribe time (access.owner_scope): it bounds the
-    # starting set only; every event is still checked against the current role.
+    # The readers' own-records scope (access.owner_scope): it bounds the starting set only;
+    # every event is still checked against each subscriber's current role.
     scope: tuple[Condition, ...] = ()
     # Ids currently matching, when the `where` reads a field whose old value events do not carry.
     members: set[str] | None = None
     revisions: Revisions = field(default_factory=Revisions)
-    task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> Hashable:
+        # Conditions may hold lists (`$in`): their repr is the same for the same `where`.
+        return (self.cls.name, repr(self.conditions + self.scope))
 
     def was_in(self, change: Change) -> bool:
         if self.members is not None:
@@ -154,6 +161,22 @@ class Subscription:
         if now:
             return "update" if was else "enter"
         return "leave" if was else None
+
+
+# One event as a group's stream yields it: the event, how its live set sees it, and the op.
+Matched = tuple[live.Event, Change, str]
+
+
+@dataclass
+class Subscription:
+    """One client's live query: its group's events, sent as its session's user may see them."""
+
+    request_id: int
+    cls: ParseClass
+    keys: frozenset[str] | None
+    # The session it reads with, kept current by live/sessions.py.
+    socket: OpenSocket
+    task: asyncio.Task[None] | None = None
 
 
 def _visible(viewer: User, record: Item | Shipment | Bin | Order) -> bool:
@@ -201,13 +224,93 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+class LiveQueries:
+    """This process's live queries, one stream per group of identical ones (LiveSet.key).
+
+    A subscriber that falls `limit` events behind its group's stream gets the FellBehind as its
+    last result (and ends with error 100), as GraphQL's shared subscriptions end RATE_LIMITED.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.streams = SharedStreams(limit)
+
+    async def join(
+        self, resources: Resources, live_set: LiveSet
+    ) -> AsyncGenerator[Matched | FellBehind, None]:
+        """The group's events from now on; the first subscriber of a group opens its stream,
+        and learns here (ParseError) when its starting set is too large."""
+        key = live_set.key
+        if not self.streams.members(key):
+            source = _matches(resources, live_set)
+            await anext(source)  # subscribed and the starting set read
+            if not self.streams.members(key):
+
+                async def opened() -> AsyncGenerator[Matched | None, None]:
+                    return source
+
+                return self.streams.join(key, opened)
+            # Another subscriber opened the group meanwhile: it serves this one too.
+            await source.aclose()
+        return self.streams.join(key, _already_open)
+
+
+async def _already_open() -> None:
+    raise AssertionError("the group is open: SharedStreams.join does not start it again")
+
+
+async def _matches(resources: Resources, live_set: LiveSet) -> AsyncGenerator[Matched | None, None]:
+    """A group's one stream: None once it listens and holds its starting set, then every event
+    that changes what matches its `where`."""
+    name = live_set.cls.name
+    async with resources.events.subscribe(CHANNELS[name]) as feed:
+        # Subscribed before the starting set is read, so no change falls between them; events
+        # already reflected in it are dropped by revision.
+        await _starting_set(resources, live_set)
+        yield None
+        async for event in feed:
+            change = Change.of(event)
+            if change is None or change.entity is not ENTITIES[name]:
+                continue
+            if not live_set.revisions.is_new(change.after.id, change.revision):
+                continue
+            op = live_set.transition(change)
+            if op is not None:
+                yield event, change, op
+
+
+async def _starting_set(resources: Resources, live_set: LiveSet) -> None:
+    known = KNOWN_BEFORE.get(live_set.cls.name, frozenset())
+    if fields_of(live_set.conditions) <= known:
+        return
+    found = await search.ids_matching(
+        resources.db,
+        live_set.cls.kind,
+        live_set.conditions + live_set.scope,
+        limit=MAX_LIVE_SET + 1,
+    )
+    if len(found) > MAX_LIVE_SET:
+        raise ParseError(
+            400,
+            102,
+            f"This live query matches more than {MAX_LIVE_SET} objects; narrow its where.",
+        )
+    live_set.members = set(found)
+    for object_id, revision in found.items():
+        live_set.revisions.is_new(object_id, revision)
+
+
 class LiveClient:
-    def __init__(self, websocket: WebSocket, resources: Resources, app_id: str) -> None:
+    def __init__(
+        self, websocket: WebSocket, resources: Resources, app_id: str, queries: LiveQueries
+    ) -> None:
         self.websocket = websocket
         self.resources = resources
         self.app_id = app_id
+        self.queries = queries
         self.client_id: str | None = None
         self.token: str | None = None
+        # The sessions this connection reads with, by token.
+        self.sockets: dict[str, OpenSocket] = {}
         self.subscriptions: dict[int, Subscription] = {}
         self.unwatch: list[Callable[[], None]] = []
         self.send_lock = asyncio.Lock()
@@ -295,6 +398,9 @@ class LiveClient:
     async def _session(self, token: str) -> User | None:
         """The live session's user, tracked so its revocation or expiry closes this connection
         (live/sessions.py re-checks it at every change to the user's sessions or role)."""
+        known = self.sockets.get(token)
+        if known is not None:
+            return known.user
         here = self.resources.events.sessions
         generation = here.generation
         found = await sessions.session_of(self.resources.db, token)
@@ -312,6 +418,7 @@ class LiveClient:
         here.sockets.add(socket, limit=1 << 30)
         if here.generation != generation:
             socket.start_recheck()
+        self.sockets[token] = socket
         self.unwatch.append(lambda: here.sockets.remove(socket))
         return user
 
@@ -366,19 +473,16 @@ class LiveClient:
                 )
             conditions = parse_where(query.get("where") or {}, cls.fields)
             keys = query.get("keys") or query.get("fields")
+            socket = self.sockets.get(token) if isinstance(token, str) else None
+            if socket is None:  # a viewer has a token, and its session is open here
+                raise ParseError(403, OPERATION_FORBIDDEN, "Log in to subscribe.")
             subscription = Subscription(
-                request_id,
-                cls,
-                conditions,
-                frozenset(keys) if isinstance(keys, list) else None,
-                token if isinstance(token, str) else None,
-                cls.scope(viewer),
+                request_id, cls, frozenset(keys) if isinstance(keys, list) else None, socket
             )
-            ready: asyncio.Future[ParseError | None] = asyncio.get_running_loop().create_future()
-            subscription.task = asyncio.create_task(self._feed(subscription, ready))
-            failed = await ready
-            if failed is not None:
-                raise failed
+            results = await self.queries.join(
+                self.resources, LiveSet(cls, conditions, cls.scope(viewer))
+            )
+            subscription.task = asyncio.create_task(self._deliver(subscription, results))
         except ParseError as exc:
             await self.error(exc.code, exc.message, reconnect=False, request_id=request_id)
             return
@@ -392,26 +496,6 @@ class LiveClient:
         if token is None:
             return None
         return await sessions.authenticate(self.resources.db, self.resources.events, token=token)
-
-    async def _starting_set(self, subscription: Subscription) -> None:
-        known = KNOWN_BEFORE.get(subscription.cls.name, frozenset())
-        if fields_of(subscription.conditions) <= known:
-            return
-        found = await search.ids_matching(
-            self.resources.db,
-            subscription.cls.kind,
-            subscription.conditions + subscription.scope,
-            limit=MAX_LIVE_SET + 1,
-        )
-        if len(found) > MAX_LIVE_SET:
-            raise ParseError(
-                400,
-                102,
-                f"This live query matches more than {MAX_LIVE_SET} objects; narrow its where.",
-            )
-        subscription.members = set(found)
-        for object_id, revision in found.items():
-            subscription.revisions.is_new(object_id, revision)
 
     async def unsubscribe(self, message: dict[str, Any], notify: bool = True) -> None:
         request_id = message.get("requestId")
@@ -427,58 +511,47 @@ class LiveClient:
                 {"op": "unsubscribed", "clientId": self.client_id, "requestId": request_id}
             )
 
-    async def _feed(
-        self, subscription: Subscription, ready: asyncio.Future[ParseError | None]
+    async def _deliver(
+        self, subscription: Subscription, results: AsyncGenerator[Matched | FellBehind, None]
     ) -> None:
-        name = subscription.cls.name
+        """The group's events to this subscriber, each as its session's user may see it now."""
+        cls = subscription.cls
         try:
-            async with self.resources.events.subscribe(CHANNELS[name]) as feed:
-                # Subscribed before the starting set is read, so no change falls between them;
-                # events already reflected in it are dropped by revision.
-                try:
-                    await self._starting_set(subscription)
-                except ParseError as exc:
-                    ready.set_result(exc)
+            async for result in results:
+                if isinstance(result, FellBehind):
+                    # A reader too slow for its queue: this query ends with a coded error
+                    # (Parse's code for a connection problem; the SDK may reconnect).
+                    self.subscriptions.pop(subscription.request_id, None)
+                    await self.error(
+                        CONNECTION_FAILED, result.message, request_id=subscription.request_id
+                    )
                     return
-                ready.set_result(None)
-                async for event in feed:
-                    change = Change.of(event)
-                    if change is None or change.entity is not ENTITIES[name]:
-                        continue
-                    if not subscription.revisions.is_new(change.after.id, change.revision):
-                        continue
-                    op = subscription.transition(change)
-                    if op is None:
-                        continue
-                    viewer = await self._viewer(subscription.token)
-                    if viewer is None:
-                        await self.end_session()
-                        return
-                    if not access.allowed(subscription.cls.read, viewer.role):
-                        # The role changed since subscribing: this query ends, nothing is sent.
-                        self.subscriptions.pop(subscription.request_id, None)
-                        await self.error(
-                            OPERATION_FORBIDDEN,
-                            f"Your role {viewer.role.value} may not subscribe to "
-                            f"{subscription.cls.name}.",
-                            reconnect=False,
-                            request_id=subscription.request_id,
-                        )
-                        return
-                    if not _visible(viewer, change.after):
-                        continue
+                event, change, op = result
+                socket = subscription.socket
+                if socket.checking is not None:
+                    # Its session is being re-read after a change: wait for the current role.
+                    await asyncio.shield(socket.checking)
+                if self.closed:
+                    return
+                viewer = socket.user
+                if not access.allowed(cls.read, viewer.role):
+                    # The role changed since subscribing: this query ends, nothing is sent.
+                    self.subscriptions.pop(subscription.request_id, None)
+                    await self.error(
+                        OPERATION_FORBIDDEN,
+                        f"Your role {viewer.role.value} may not subscribe to {cls.name}.",
+                        reconnect=False,
+                        request_id=subscription.request_id,
+                    )
+                    return
+                if _visible(viewer, change.after):
                     await self.send_text(self._event(subscription, op, event, change, viewer))
         except asyncio.CancelledError:
             raise
-        except FellBehind as behind:
-            # A reader too slow for its queue: this query ends with a coded error (Parse's
-            # code for a connection problem; the SDK may reconnect), never silently.
-            self.subscriptions.pop(subscription.request_id, None)
-            await self.error(CONNECTION_FAILED, behind.message, request_id=subscription.request_id)
-        except Exception as exc:
+        except Exception:
             log.exception("a LiveQuery subscription failed")
-            if not ready.done():
-                ready.set_exception(exc)
+        finally:
+            await results.aclose()
 
     def _event(
         self,
@@ -521,8 +594,10 @@ class LiveClient:
         )
 
 
-async def serve(websocket: WebSocket, resources: Resources, app_id: str) -> None:
-    await LiveClient(websocket, resources, app_id).run()
+async def serve(
+    websocket: WebSocket, resources: Resources, app_id: str, queries: LiveQueries
+) -> None:
+    await LiveClient(websocket, resources, app_id, queries).run()
 
 
 class _SessionOwner:
