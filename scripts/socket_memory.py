@@ -32,6 +32,8 @@ from warehouse_gql.embedded import free_port, start_secantus, stop
 from warehouse_gql.services import accounts
 from warehouse_gql.settings import Settings
 
+DOCUMENT = "subscription($sku: String) { itemChanged(sku: $sku) { kind } }"
+
 
 def rss_mb() -> float:
     with open("/proc/self/status") as status:
@@ -51,7 +53,7 @@ async def until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def measure(sockets: int, per_socket: int) -> dict[str, Any]:
+async def measure(sockets: int, per_socket: int, top: int = 0) -> dict[str, Any]:
     storage = Path(tempfile.mkdtemp(prefix="wgql-mem-"))
     child, url = start_secantus(storage, storage.parent / f"{storage.name}.log")
     port = free_port()
@@ -85,6 +87,7 @@ async def measure(sockets: int, per_socket: int) -> dict[str, Any]:
             )
             tokens.append(session.token)
         before = (heap_mb(), rss_mb())
+        start = tracemalloc.take_snapshot()
         clients = []
         for n in range(sockets):
             ws = await websockets.connect(
@@ -95,14 +98,16 @@ async def measure(sockets: int, per_socket: int) -> dict[str, Any]:
             await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
             await ws.recv()
             for k in range(per_socket):
-                query = f'subscription {{ itemChanged(sku: "S-{n}-{k}") {{ kind }} }}'
-                await ws.send(
-                    json.dumps({"id": str(k), "type": "subscribe", "payload": {"query": query}})
-                )
+                # One document, as a dashboard sends it; each subscription its own sku.
+                operation = {"query": DOCUMENT, "variables": {"sku": f"S-{n}-{k}"}}
+                await ws.send(json.dumps({"id": str(k), "type": "subscribe", "payload": operation}))
             clients.append(ws)
         sessions = resources.events.sessions
         await until(lambda: sessions.subscriptions.running >= sockets * per_socket)
         opened = (heap_mb(), rss_mb())
+        if top:
+            for stat in tracemalloc.take_snapshot().compare_to(start, "lineno")[:top]:
+                print(stat)
         for ws in clients:
             await ws.close()
         await until(lambda: not len(sessions.sockets) and not sessions.subscriptions.running)
@@ -125,9 +130,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=50)
     parser.add_argument("--per-socket", type=int, default=100)
+    parser.add_argument(
+        "--top", type=int, default=0, help="print the N lines that allocated most while open"
+    )
     args = parser.parse_args()
-    tracemalloc.start()
-    print(json.dumps(asyncio.run(measure(args.sockets, args.per_socket)), indent=2))
+    tracemalloc.start(1)
+    print(json.dumps(asyncio.run(measure(args.sockets, args.per_socket, args.top)), indent=2))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -30,6 +31,7 @@ from warehouse_gql.api.http import Resources
 from warehouse_gql.app import mongo_client
 from warehouse_gql.domain.access import Role
 from warehouse_gql.settings import Settings
+from warehouse_gql.store import items
 from warehouse_gql.store.database import Database
 
 # Connection handshakes, heartbeats, authentication and session bookkeeping: not the
@@ -69,6 +71,7 @@ class CommandCounter(CommandListener):
 class Counted:
     client: httpx.AsyncClient
     counter: CommandCounter
+    db: Database
 
     async def commands_of(self, query: str, variables: dict[str, Any], token: str) -> list[str]:
         """The database commands one GraphQL request sends; the request must succeed."""
@@ -90,13 +93,14 @@ async def counted(settings: Settings, resources: Resources) -> AsyncIterator[Cou
     client = mongo_client(settings.mongodb_url, event_listeners=[counter])
     view = GraphQLView(settings)
     # The server's resources, reading through the counting client.
-    view.resources = dataclasses.replace(resources, db=Database(client, settings.mongodb_db))
+    db = Database(client, settings.mongodb_db)
+    view.resources = dataclasses.replace(resources, db=db)
     app = Starlette(routes=[Route("/graphql", view, methods=["GET", "POST"])])
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test"
         ) as http:
-            yield Counted(http, counter)
+            yield Counted(http, counter, db)
     finally:
         await client.close()
 
@@ -217,3 +221,31 @@ async def test_the_counter_sees_the_requests_commands(
     fresh = await make_account(resources, Role.MANAGER)
     commands = await counted.commands_of("{ me { id } }", {}, fresh.token)
     assert commands == ["find", "find"]
+
+
+async def test_an_items_bin_is_read_once_then_remembered_for_its_next_adjustments(
+    counted: Counted, gql: GraphQLClient, manager: Account
+) -> None:
+    bin_id = (
+        await gql.ok(
+            "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }",
+            {"i": {"location": unique("RT"), "capacity": 10}},
+            manager.token,
+        )
+    )["createBin"]["id"]
+    item_id = (
+        await gql.ok(
+            "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }",
+            {"i": {"name": "Thing", "sku": unique("HOT"), "binId": bin_id, "quantity": 1}},
+            manager.token,
+        )
+    )["createItem"]["id"]
+    counted.counter.commands.clear()
+    assert await items.bin_of(counted.db, ObjectId(item_id)) == bin_id
+    assert counted.counter.commands == ["find"]
+    counted.counter.commands.clear()
+    # Every adjustment asks which bin to queue on (services.inventory): the answer never
+    # changes, so a hot item costs that read once per process.
+    assert await items.bin_of(counted.db, ObjectId(item_id)) == bin_id
+    assert counted.counter.commands == []
+    assert await items.bin_of(counted.db, ObjectId()) is None

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # How long a transaction keeps retrying write conflicts before the caller is told to retry.
 TRANSACTION_RETRY_S = 5.0
 PING_TIMEOUT_S = 0.8
+# How many items' bins a process remembers (store/items.bin_of) before it starts again.
+ITEM_BINS_REMEMBERED = 100_000
 # A commit that the server cannot finish in this time fails instead of hanging.
 COMMIT_TIMEOUT_MS = 2000
 
@@ -177,6 +179,8 @@ class Database:
         self._retry_lane = asyncio.Lock()
         # Writers of one hot document queue here instead of conflicting (see transaction).
         self._serial = KeyedLocks()
+        # Item id -> its bin's id, which never changes (store/items.bin_of).
+        self.item_bins: dict[ObjectId, str] = {}
         # Test hook: called between the steps of multi-step writes (see services.orders).
         self.fault_injector: Callable[[str], Awaitable[None]] | None = None
 

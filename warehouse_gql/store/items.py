@@ -17,7 +17,13 @@ from warehouse_gql.domain.errors import Conflict, Duplicate, InsufficientStock, 
 from warehouse_gql.domain.inventory import MovementReason
 from warehouse_gql.domain.models import Bin, Item, Movement
 from warehouse_gql.store import changes
-from warehouse_gql.store.database import Database, Document, Session, page
+from warehouse_gql.store.database import (
+    ITEM_BINS_REMEMBERED,
+    Database,
+    Document,
+    Session,
+    page,
+)
 
 
 def to_item(doc: Document) -> Item:
@@ -67,9 +73,18 @@ async def get_item(db: Database, item_id: ObjectId, session: Session | None = No
 
 
 async def bin_of(db: Database, item_id: ObjectId) -> str | None:
-    """The bin an item lies in (it never changes: a move takes units into another item)."""
+    """The bin an item lies in. It never changes (a move takes units into another item), so
+    this process remembers it: a hot item's adjustments read it once, not once each."""
+    known = db.item_bins.get(item_id)
+    if known is not None:
+        return known
     doc = await db.items.find_one({"_id": item_id}, {"binId": 1})
-    return None if doc is None else str(doc["binId"])
+    if doc is None:
+        return None
+    if len(db.item_bins) >= ITEM_BINS_REMEMBERED:
+        db.item_bins.clear()  # bounded; hot items come back at their next write
+    found = db.item_bins[item_id] = str(doc["binId"])
+    return found
 
 
 async def require_item(db: Database, item_id: ObjectId, session: Session | None = None) -> Item:
