@@ -2,10 +2,13 @@
 
     python scripts/socket_memory.py --sockets 50 --per-socket 100
 
-Starts SecantusDB and one server in this process (uvicorn on loopback), opens the sockets
-(one session per 20 sockets, the per-session limit) with `--per-socket` itemChanged
-subscriptions each, then closes them all. Prints the traced Python heap (tracemalloc) and the
-process RSS at the start, with everything open, and after closing.
+Starts SecantusDB and one server in this process (uvicorn on loopback, as `serve` runs it).
+A second process opens the sockets (one session per 20 sockets, the per-session limit) with
+`--per-socket` itemChanged subscriptions each: one document, a sku of their own, or with
+`--same` all the same sku, so they share one stream. Then it closes them all, and does the same
+once more. Prints the server's traced Python heap (tracemalloc) and RSS at the start, with
+everything open and after closing, for both rounds: the second round shows whether what the
+first one gave back is used again.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import argparse
 import asyncio
 import gc
 import json
+import multiprocessing
 import resource
 import shutil
 import tempfile
 import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ import uvicorn
 import websockets
 
 from warehouse_gql.app import create_app
+from warehouse_gql.cli import server_options
 from warehouse_gql.domain.access import Role
 from warehouse_gql.embedded import free_port, start_secantus, stop
 from warehouse_gql.services import accounts
@@ -53,13 +59,45 @@ async def until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def measure(sockets: int, per_socket: int, top: int = 0) -> dict[str, Any]:
+def run_clients(
+    conn: Connection, port: int, tokens: list[str], sockets: int, per_socket: int, same: bool
+) -> None:
+    """In the clients' process: open the sockets and subscriptions, close them when told."""
+
+    async def run() -> None:
+        opened = []
+        for n in range(sockets):
+            ws = await websockets.connect(
+                f"ws://127.0.0.1:{port}/graphql",
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            )
+            payload = {"authorization": f"Bearer {tokens[n // 20]}"}
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            await ws.recv()
+            for k in range(per_socket):
+                # One document, as a dashboard sends it; each subscription its own sku.
+                sku = "S" if same else f"S-{n}-{k}"
+                operation = {"query": DOCUMENT, "variables": {"sku": sku}}
+                await ws.send(json.dumps({"id": str(k), "type": "subscribe", "payload": operation}))
+            opened.append(ws)
+        await asyncio.to_thread(conn.recv)
+        for ws in opened:
+            await ws.close()
+
+    asyncio.run(run())
+
+
+async def measure(
+    sockets: int, per_socket: int, top: int = 0, grouping: str = "lineno", same: bool = False
+) -> dict[str, Any]:
     storage = Path(tempfile.mkdtemp(prefix="wgql-mem-"))
     child, url = start_secantus(storage, storage.parent / f"{storage.name}.log")
     port = free_port()
     settings = Settings(mongodb_url=url, mongodb_db="memory", fast_password_hashing=True)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # As `warehouse-gql serve` runs it (no permessage-deflate), on a port of its own.
+    options = server_options(settings) | {"host": "127.0.0.1", "port": port, "log_level": "warning"}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     task = asyncio.create_task(server.serve())
     try:
         await until(lambda: server.started)
@@ -88,36 +126,39 @@ async def measure(sockets: int, per_socket: int, top: int = 0) -> dict[str, Any]
             tokens.append(session.token)
         before = (heap_mb(), rss_mb())
         start = tracemalloc.take_snapshot()
-        clients = []
-        for n in range(sockets):
-            ws = await websockets.connect(
-                f"ws://127.0.0.1:{port}/graphql",
-                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-            )
-            payload = {"authorization": f"Bearer {tokens[n // 20]}"}
-            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-            await ws.recv()
-            for k in range(per_socket):
-                # One document, as a dashboard sends it; each subscription its own sku.
-                operation = {"query": DOCUMENT, "variables": {"sku": f"S-{n}-{k}"}}
-                await ws.send(json.dumps({"id": str(k), "type": "subscribe", "payload": operation}))
-            clients.append(ws)
         sessions = resources.events.sessions
-        await until(lambda: sessions.subscriptions.running >= sockets * per_socket)
-        opened = (heap_mb(), rss_mb())
-        if top:
-            for stat in tracemalloc.take_snapshot().compare_to(start, "lineno")[:top]:
+
+        async def open_and_close(show: int) -> tuple[tuple[float, float], tuple[float, float]]:
+            # The clients live in a process of their own: only the server's memory counts.
+            parent, child_end = multiprocessing.get_context("spawn").Pipe()
+            clients = multiprocessing.get_context("spawn").Process(
+                target=run_clients, args=(child_end, port, tokens, sockets, per_socket, same)
+            )
+            clients.start()
+            await until(lambda: sessions.subscriptions.running >= sockets * per_socket)
+            opened = (heap_mb(), rss_mb())
+            for stat in tracemalloc.take_snapshot().compare_to(start, grouping)[:show]:
                 print(stat)
-        for ws in clients:
-            await ws.close()
-        await until(lambda: not len(sessions.sockets) and not sessions.subscriptions.running)
-        closed = (heap_mb(), rss_mb())
+            parent.send("close")
+            await until(lambda: not len(sessions.sockets) and not sessions.subscriptions.running)
+            clients.join()
+            return opened, (heap_mb(), rss_mb())
+
+        opened, closed = await open_and_close(top)
+        # The same again: what the first round gave back is what the second one takes.
+        again, closed_again = await open_and_close(0)
         return {
             "subscriptions": sockets * per_socket,
             "heap_mb": {"before": before[0], "open": opened[0], "closed": closed[0]},
             "rss_mb": {"before": before[1], "open": opened[1], "closed": closed[1]},
             "kb_per_subscription": (opened[0] - before[0]) * 1024 / (sockets * per_socket),
             "heap_returned": (opened[0] - closed[0]) / max(opened[0] - before[0], 1e-9),
+            "second_round_mb": {
+                "heap_open": again[0],
+                "heap_closed": closed_again[0],
+                "rss_open": again[1],
+                "rss_closed": closed_again[1],
+            },
         }
     finally:
         server.should_exit = True
@@ -133,9 +174,14 @@ def main() -> None:
     parser.add_argument(
         "--top", type=int, default=0, help="print the N lines that allocated most while open"
     )
+    parser.add_argument("--by", choices=("lineno", "filename"), default="lineno")
+    parser.add_argument(
+        "--same", action="store_true", help="every subscription the same (one shared stream)"
+    )
     args = parser.parse_args()
     tracemalloc.start(1)
-    print(json.dumps(asyncio.run(measure(args.sockets, args.per_socket, args.top)), indent=2))
+    found = asyncio.run(measure(args.sockets, args.per_socket, args.top, args.by, args.same))
+    print(json.dumps(found, indent=2))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from warehouse_gql import __version__, logs
 from warehouse_gql.settings import Settings, SettingsError
@@ -219,24 +219,31 @@ def serve(settings: Settings, *, init: bool = False) -> None:
                 if metrics_dir is not None:
                     metrics_dir.cleanup()
         else:
-            # No permessage-deflate: events are small, and a compressor per connection would
-            # cost more memory than the subscription itself (docs/BENCHMARKS.md).
             supervisor = supervisor_of(url)
             uvicorn.run(
                 create_app(
                     settings, database_up=None if supervisor is None else supervisor.up.is_set
                 ),
-                host=settings.host,
-                port=settings.port,
-                log_level="info",
-                log_config=None,
-                access_log=False,
-                ws_per_message_deflate=False,
-                # WebSocket messages over the body limit are refused by the server itself;
-                # on SIGTERM requests still running after the deadline are not waited for.
-                ws_max_size=settings.max_body_bytes,
-                timeout_graceful_shutdown=int(settings.request_timeout_s) + 1,
+                **server_options(settings),
             )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for serving the app, one process or many."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "log_config": None,
+        "access_log": False,
+        # No permessage-deflate: events are small, and a compressor per connection would
+        # cost more memory than the subscription itself (docs/BENCHMARKS.md).
+        "ws_per_message_deflate": False,
+        # WebSocket messages over the body limit are refused by the server itself; on SIGTERM
+        # requests still running after the deadline are not waited for.
+        "ws_max_size": settings.max_body_bytes,
+        "timeout_graceful_shutdown": int(settings.request_timeout_s) + 1,
+    }
 
 
 def _run_workers(settings: Settings) -> None:
@@ -245,15 +252,8 @@ def _run_workers(settings: Settings) -> None:
     uvicorn.run(
         "warehouse_gql.app:app_from_env",
         factory=True,
-        host=settings.host,
-        port=settings.port,
         workers=settings.workers,
-        log_level="info",
-        log_config=None,
-        access_log=False,
-        ws_per_message_deflate=False,
-        ws_max_size=settings.max_body_bytes,
-        timeout_graceful_shutdown=int(settings.request_timeout_s) + 1,
+        **server_options(settings),
     )
 
 

@@ -144,6 +144,8 @@ async def fanout(
     shares = [
         subscribers // workers + (1 if n < subscribers % workers else 0) for n in range(workers)
     ]
+    # No process without subscriptions: it would wait for ever for its first one to open.
+    shares = [share for share in shares if share]
     pipes, procs = [], []
     ws_url = srv.url.replace("http://", "ws://") + protocol.path
     for share in shares:
