@@ -523,6 +523,56 @@ async def test_a_role_change_on_one_instance_counts_on_the_other_within_a_second
     await wait_for(allowed, timeout=0.5, what="the role change, seen on the other instance")
 
 
+async def test_a_manager_demoted_on_the_other_process_no_longer_gets_the_managers_view_of_a_shared_subscription(
+    servers: tuple[LiveServer, LiveServer], resources: Any, manager: Account, customer: Account
+) -> None:
+    from tests.accounts import make_account
+    from warehouse_gql.domain.access import Role
+
+    a, b = servers
+    boss = await make_account(resources, Role.MANAGER)
+    document = "subscription { shipmentChanged { shipment { trackingNumber order { createdBy { email } } } } }"
+    demoted, stays = await connected(a, boss), await connected(a, manager)
+    for client in (demoted, stays):
+        await client.subscribe(document)
+    # Both managers read one shared stream, made as a manager sees it (with emails).
+    await wait_for(lambda: _members(a, manager, document, {}) == 2)
+    await b.ok(
+        "mutation($id: ID!) { setUserRole(userId: $id, role: PICKER) { role } }",
+        {"id": boss.id},
+        manager.token,
+    )
+
+    async def demoted_on_a() -> bool:
+        role: str = (await a.ok("{ me { role } }", token=boss.token))["me"]["role"]
+        return role == "PICKER"
+
+    await wait_for(demoted_on_a, what="the role change, seen on the other instance")
+    _, tracking = await _shipped_order(b, manager, customer)
+    seen = (await stays.next_data())["shipmentChanged"]["shipment"]
+    assert seen["trackingNumber"] == tracking
+    assert seen["order"]["createdBy"]["email"] == f"{customer.username}@example.com"
+    # A picker may not see the customer's email: the stream made for a manager ends for them.
+    message = await demoted.receive()
+    assert message["type"] == "next", message
+    assert message["payload"]["data"] is None
+    [error] = message["payload"]["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert (
+        "Your role PICKER may not use this subscription as opened by a MANAGER" in error["message"]
+    )
+    assert (await demoted.receive())["type"] == "complete"
+    # Subscribing again joins what a picker sees: the next event has no email.
+    await demoted.subscribe(document)
+    await wait_for(lambda: _members(a, manager, document, {}) == 1)
+    _, again = await _shipped_order(b, manager, customer)
+    assert (await stays.next_data())["shipmentChanged"]["shipment"]["trackingNumber"] == again
+    event = (await demoted.next_data())["shipmentChanged"]["shipment"]
+    assert event == {"trackingNumber": again, "order": {"createdBy": {"email": None}}}
+    await demoted.close()
+    await stays.close()
+
+
 async def test_a_customer_cannot_reach_bins_or_items_through_shipment_events(
     servers: tuple[LiveServer, LiveServer], manager: Account, customer: Account
 ) -> None:

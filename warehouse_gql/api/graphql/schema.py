@@ -13,6 +13,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from warehouse_gql.api.graphql.accounts.mutations import AccountsMutation
@@ -36,6 +37,9 @@ from warehouse_gql.api.graphql.orders.subscriptions import OrdersSubscription
 from warehouse_gql.api.graphql.shared_streams import group_key, shared_streams
 from warehouse_gql.api.graphql.webhooks.mutations import WebhooksMutation
 from warehouse_gql.api.graphql.webhooks.queries import WebhooksQuery
+from warehouse_gql.domain import access
+from warehouse_gql.domain.errors import Forbidden
+from warehouse_gql.domain.models import User
 from warehouse_gql.live import metrics
 from warehouse_gql.live.sessions import OpenSocket
 from warehouse_gql.live.shared import SharedStreams
@@ -122,6 +126,7 @@ class WarehouseSchema(strawberry.Schema):
                 key = group_key(query, variable_values, operation_name, user)
             except Exception:
                 key = None  # unauthenticated or unreachable: the operation reports it itself
+        viewer = None
         if key is None or user is None or not isinstance(context_value, Context):
             results = await start()
             if not hasattr(results, "__aiter__"):
@@ -131,8 +136,12 @@ class WarehouseSchema(strawberry.Schema):
             # changes are ended by their own socket, never the others' stream.
             context = Context.acting_as(context_value.resources, user, context_value.request_id)
             results = self.shared_streams.join(key, start)
+            viewer = user
         socket = getattr(context_value, "socket", None)
-        return _counted(results if socket is None else _gated(results, socket))
+        if socket is None:
+            return _counted(results)
+        request_id = getattr(context_value, "request_id", "-")
+        return _counted(_gated(results, socket, viewer, request_id))
 
     async def _coded_stream(
         self,
@@ -174,14 +183,31 @@ class WarehouseSchema(strawberry.Schema):
         return coded()
 
 
-async def _gated(results: Any, socket: OpenSocket) -> AsyncGenerator[Any, None]:
+async def _gated(
+    results: Any, socket: OpenSocket, shared_as: User | None, request_id: str
+) -> AsyncGenerator[Any, None]:
     """A socket's results, each held back while the socket re-reads its session after a
-    change (live/sessions.py), so none goes out under a role the user no longer has."""
+    change (live/sessions.py), so none goes out under a role the user no longer has.
+
+    A shared stream's results were made for the reader it was joined as (`shared_as`): once
+    the user may see other records or fields than that, it ends with FORBIDDEN, and a new
+    subscription joins the group of what the user sees now."""
     try:
         async for result in results:
             checking = socket.checking
             if checking is not None:
                 await asyncio.shield(checking)
+            now = socket.user
+            if shared_as is not None and access.visibility_group(
+                now.role, now.id
+            ) != access.visibility_group(shared_as.role, shared_as.id):
+                refusal = Forbidden(
+                    f"this subscription as opened by a {shared_as.role.value}; subscribe again",
+                    now.role.value,
+                )
+                error = GraphQLError(refusal.message, original_error=refusal)
+                yield ExecutionResult(data=None, errors=[translate(error, request_id)])
+                return
             yield result
     finally:
         with contextlib.suppress(Exception):
