@@ -26,6 +26,7 @@ from starlette.routing import Route
 from tests.accounts import Account, make_account
 from tests.graphql_client import GraphQLClient
 from tests.names import unique
+from warehouse_gql.api.graphql import loaders
 from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import mongo_client
@@ -88,6 +89,15 @@ class Counted:
         body = response.json()
         assert not body.get("errors"), body["errors"]
         return list(self.counter.commands)
+
+
+@pytest.fixture(autouse=True)
+def unpaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pacing here: once an operation has run SLICE_S, its loads take turns with the rest
+    of the event loop (api/graphql/loaders.py Pacer), which on a loaded machine can split one
+    batch of a page's loads in two. These tests count what one page asks for; the pacing
+    has tests of its own."""
+    monkeypatch.setattr(loaders, "SLICE_S", 60.0)
 
 
 @pytest.fixture(scope="module")
