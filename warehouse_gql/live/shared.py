@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import Any
@@ -27,6 +28,10 @@ _END = object()
 
 def _no_cursor(result: Any) -> str | None:
     return None
+
+
+async def _as_is(value: Any) -> Any:
+    return value
 
 
 class _Group:
@@ -147,11 +152,30 @@ class SharedStreams:
 
     def join(self, key: Hashable, start: Callable[[], Awaitable[Any]]) -> AsyncGenerator[Any, None]:
         """Results of the group's stream from now on; `start` opens it for the first member."""
-        group = self._groups.get(key)
-        if group is None:
-            group = _Group(self, key, self.limit)
-            self._groups[key] = group
-            group.task = asyncio.create_task(group.pump(start), name="shared-subscription")
+        return self._member(self._groups.get(key) or self._open(key, start))
+
+    async def join_opened(
+        self, key: Hashable, open_stream: Callable[[], Awaitable[AsyncGenerator[Any, None]]]
+    ) -> AsyncGenerator[Any, None]:
+        """As `join`, for a stream opened before its first member joins, so that member hears
+        at once when opening fails (`open_stream` raises). Two first members that race open
+        one stream each; the second finds the group made and closes its own."""
+        while True:
+            group = self._groups.get(key)
+            if group is not None:
+                return self._member(group)
+            source = await open_stream()
+            if key not in self._groups:
+                return self._member(self._open(key, functools.partial(_as_is, source)))
+            await source.aclose()
+
+    def _open(self, key: Hashable, start: Callable[[], Awaitable[Any]]) -> _Group:
+        group = self._groups[key] = _Group(self, key, self.limit)
+        group.task = asyncio.create_task(group.pump(start), name="shared-subscription")
+        return group
+
+    @staticmethod
+    def _member(group: _Group) -> AsyncGenerator[Any, None]:
         group.members += 1
         return group.member(group.delivered)
 

@@ -239,23 +239,13 @@ class LiveQueries:
     ) -> AsyncGenerator[Matched | FellBehind, None]:
         """The group's events from now on; the first subscriber of a group opens its stream,
         and learns here (ParseError) when its starting set is too large."""
-        key = live_set.key
-        if not self.streams.members(key):
+
+        async def opened() -> AsyncGenerator[Matched | None, None]:
             source = _matches(resources, live_set)
             await anext(source)  # subscribed and the starting set read
-            if not self.streams.members(key):
+            return source
 
-                async def opened() -> AsyncGenerator[Matched | None, None]:
-                    return source
-
-                return self.streams.join(key, opened)
-            # Another subscriber opened the group meanwhile: it serves this one too.
-            await source.aclose()
-        return self.streams.join(key, _already_open)
-
-
-async def _already_open() -> None:
-    raise AssertionError("the group is open: SharedStreams.join does not start it again")
+        return await self.streams.join_opened(live_set.key, opened)
 
 
 async def _matches(resources: Resources, live_set: LiveSet) -> AsyncGenerator[Matched | None, None]:
