@@ -192,22 +192,27 @@ async def _gated(
     A shared stream's results were made for the reader it was joined as (`shared_as`): once
     the user may see other records or fields than that, it ends with FORBIDDEN, and a new
     subscription joins the group of what the user sees now."""
+    shared_view = (
+        None if shared_as is None else access.visibility_group(shared_as.role, shared_as.id)
+    )
+    # The socket's user as last compared: it changes only when the session is re-read.
+    seen: User | None = None
     try:
         async for result in results:
             checking = socket.checking
             if checking is not None:
                 await asyncio.shield(checking)
             now = socket.user
-            if shared_as is not None and access.visibility_group(
-                now.role, now.id
-            ) != access.visibility_group(shared_as.role, shared_as.id):
-                refusal = Forbidden(
-                    f"this subscription as opened by a {shared_as.role.value}; subscribe again",
-                    now.role.value,
-                )
-                error = GraphQLError(refusal.message, original_error=refusal)
-                yield ExecutionResult(data=None, errors=[translate(error, request_id)])
-                return
+            if shared_as is not None and now is not seen:
+                if access.visibility_group(now.role, now.id) != shared_view:
+                    refusal = Forbidden(
+                        f"this subscription as opened by a {shared_as.role.value}; subscribe again",
+                        now.role.value,
+                    )
+                    error = GraphQLError(refusal.message, original_error=refusal)
+                    yield ExecutionResult(data=None, errors=[translate(error, request_id)])
+                    return
+                seen = now
             yield result
     finally:
         with contextlib.suppress(Exception):
