@@ -13,6 +13,10 @@ from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
 from tests.names import unique
 from warehouse_gql.api.http import Resources
+from warehouse_gql.domain.errors import InsufficientStock
+from warehouse_gql.domain.models import Item, User
+from warehouse_gql.services import inventory
+from warehouse_gql.store import items, users
 
 UPDATE_BIN = (
     f"mutation($id: ID!, $i: UpdateBinInput!) {{ updateBin(id: $id, input: $i) {{ {given.BIN} }} }}"
@@ -726,3 +730,118 @@ async def test_concurrent_receipts_into_one_bin_stop_exactly_at_its_capacity(
     assert raw_bin is not None
     assert (raw_bin["currentLoad"], raw_bin["freeCapacity"]) == (48, 2)
     await assert_invariants(resources.db, bin_ids=[b["id"]])
+
+
+# One transaction for the adjustments waiting for one bin (Database.transaction_grouped)
+
+
+async def _picker_user(resources: Resources, picker: Account) -> User:
+    user = await users.get_user(resources.db, ObjectId(picker.id))
+    assert user is not None
+    return user
+
+
+async def _adjust_together(
+    resources: Resources, user: User, adjustments: list[tuple[str, int]]
+) -> list[Item | BaseException]:
+    """The adjustments started in one go, as concurrent requests arrive: each item's bin is
+    known already (a first adjustment of each read it), so all of them are waiting for the bin
+    before its first transaction starts."""
+    for item_id in {item_id for item_id, _ in adjustments}:
+        assert await items.bin_of(resources.db, ObjectId(item_id)) is not None
+    return await asyncio.gather(
+        *(
+            inventory.adjust_item_quantity(
+                resources.db,
+                resources.events,
+                item_id=item_id,
+                delta=delta,
+                reason="count",
+                user=user,
+            )
+            for item_id, delta in adjustments
+        ),
+        return_exceptions=True,
+    )
+
+
+async def _changes_of(resources: Resources, doc_id: str, since: int) -> list[dict[str, Any]]:
+    found = await resources.db.changes.find({"docId": doc_id, "revision": {"$gt": since}}).to_list()
+    return sorted(found, key=lambda c: c["revision"])
+
+
+async def test_adjustments_waiting_for_one_bin_commit_in_one_transaction_each_with_its_own_change(
+    gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
+) -> None:
+    user = await _picker_user(resources, picker)
+    b = await given.bin(gql, manager.token, capacity=1000)
+    stock = [await given.item(gql, picker.token, bin_id=b["id"], quantity=10) for _ in range(8)]
+    started = resources.db.stats.started
+    results = await _adjust_together(
+        resources, user, [(i["id"], n + 1) for n, i in enumerate(stock)]
+    )
+    # Each write has its own answer: its item after its own delta.
+    assert [(r.id, r.quantity) for r in results if isinstance(r, Item)] == [
+        (i["id"], 10 + n + 1) for n, i in enumerate(stock)
+    ]
+    assert resources.db.stats.started == started + 1
+    for n, i in enumerate(stock):
+        # Its own change record (revision 1 created, 2 this), quantity and ledger line.
+        [change] = await _changes_of(resources, i["id"], 1)
+        assert (change["revision"], change["data"]["quantity"]) == (2, 10 + n + 1)
+        assert change["data"]["previousQuantity"] == 10
+        lines = await movements_of(gql, picker.token, i["sku"])
+        assert [(m["delta"], m["quantityAfter"]) for m in lines if m["reason"] == "count"] == [
+            (n + 1, 10 + n + 1)
+        ]
+    raw_bin = await resources.db.bins.find_one({"_id": ObjectId(b["id"])})
+    assert raw_bin is not None
+    assert raw_bin["currentLoad"] == 80 + sum(range(1, 9))
+    await assert_invariants(resources.db, bin_ids=[b["id"]])
+
+
+async def test_one_short_adjustment_in_a_group_gets_its_own_error_and_the_others_commit(
+    gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
+) -> None:
+    user = await _picker_user(resources, picker)
+    b = await given.bin(gql, manager.token, capacity=1000)
+    stock = [await given.item(gql, picker.token, bin_id=b["id"], quantity=5) for _ in range(6)]
+    results = await _adjust_together(
+        resources, user, [(i["id"], -7 if n == 3 else -1) for n, i in enumerate(stock)]
+    )
+    short = results[3]
+    assert isinstance(short, InsufficientStock)
+    assert short.details() == InsufficientStock({stock[3]["sku"]: 2}).details()
+    assert [r.quantity for r in results if isinstance(r, Item)] == [4] * 5
+    quantities = {
+        str(doc["_id"]): doc["quantity"]
+        for doc in await resources.db.items.find(
+            {"_id": {"$in": [ObjectId(i["id"]) for i in stock]}}
+        ).to_list()
+    }
+    assert quantities == {i["id"]: 5 if n == 3 else 4 for n, i in enumerate(stock)}
+    assert await _changes_of(resources, stock[3]["id"], 1) == []
+    await assert_invariants(resources.db, bin_ids=[b["id"]])
+
+
+async def test_two_adjustments_of_one_item_waiting_together_are_two_changes(
+    gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
+) -> None:
+    user = await _picker_user(resources, picker)
+    b = await given.bin(gql, manager.token, capacity=1000)
+    first, other = [await given.item(gql, picker.token, bin_id=b["id"], quantity=5) for _ in "ab"]
+    started = resources.db.stats.started
+    results = await _adjust_together(
+        resources, user, [(first["id"], 1), (other["id"], 1), (first["id"], 1)]
+    )
+    assert [(r.id, r.quantity) for r in results if isinstance(r, Item)] == [
+        (first["id"], 6),
+        (other["id"], 6),
+        (first["id"], 7),
+    ]
+    # The item twice would be one change (a transaction records a document's last state):
+    # its second adjustment waits for the next transaction.
+    assert resources.db.stats.started == started + 2
+    assert [
+        (c["revision"], c["data"]["quantity"]) for c in await _changes_of(resources, first["id"], 1)
+    ] == [(2, 6), (3, 7)]

@@ -6,6 +6,7 @@ view that uses it counts the commands one request sends, whatever the size of th
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ from warehouse_gql.api.graphql.view import GraphQLView
 from warehouse_gql.api.http import Resources
 from warehouse_gql.app import mongo_client
 from warehouse_gql.domain.access import Role
+from warehouse_gql.services import inventory
 from warehouse_gql.settings import Settings
-from warehouse_gql.store import items
+from warehouse_gql.store import items, users
 from warehouse_gql.store.database import Database
 
 # Connection handshakes, heartbeats, authentication and session bookkeeping: not the
@@ -265,3 +267,54 @@ async def test_an_items_bin_is_read_once_then_remembered_for_its_next_adjustment
     assert await items.bin_of(counted.db, ObjectId(item_id)) == bin_id
     assert counted.counter.commands == []
     assert await items.bin_of(counted.db, ObjectId()) is None
+
+
+async def test_an_adjustment_on_its_own_is_seven_commands_and_a_group_of_five_is_eleven(
+    counted: Counted, gql: GraphQLClient, manager: Account, resources: Resources
+) -> None:
+    bin_id = (
+        await gql.ok(
+            "mutation($i: CreateBinInput!) { createBin(input: $i) { id } }",
+            {"i": {"location": unique("RT"), "capacity": 100}},
+            manager.token,
+        )
+    )["createBin"]["id"]
+    item_ids = [
+        (
+            await gql.ok(
+                "mutation($i: CreateItemInput!) { createItem(input: $i) { id } }",
+                {"i": {"name": "Thing", "sku": unique("HOT"), "binId": bin_id, "quantity": 1}},
+                manager.token,
+            )
+        )["createItem"]["id"]
+        for _ in range(5)
+    ]
+    for item_id in item_ids:
+        await items.bin_of(counted.db, ObjectId(item_id))
+    user = await users.get_user(resources.db, ObjectId(manager.id))
+    assert user is not None
+
+    async def adjust(item_id: str) -> None:
+        await inventory.adjust_item_quantity(
+            counted.db, resources.events, item_id=item_id, delta=1, reason="count", user=user
+        )
+
+    counted.counter.commands.clear()
+    await adjust(item_ids[0])
+    the_item, the_bin, the_ledger, the_outbox = ("items", "bins", "movements", "changes")
+    alone = [
+        ("update", the_item),
+        ("find", the_item),
+        ("update", the_bin),
+        ("find", the_bin),
+        ("insert", the_ledger),
+        ("insert", the_outbox),
+        ("commitTransaction", ""),
+    ]
+    assert counted.counter.targets[-7:] == alone
+    assert len(counted.counter.commands) == 7
+    counted.counter.commands.clear()
+    counted.counter.targets.clear()
+    # Five waiting together (started in one go): one update per item, the rest once.
+    await asyncio.gather(*(adjust(item_id) for item_id in item_ids))
+    assert counted.counter.targets == [("update", the_item)] * 5 + alone[1:]

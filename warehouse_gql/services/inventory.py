@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from warehouse_gql.domain import inventory as rules
 from warehouse_gql.domain import preconditions
 from warehouse_gql.domain.changes import ChangeKind
-from warehouse_gql.domain.errors import BadUserInput, WarehouseError
+from warehouse_gql.domain.errors import BadUserInput, NotFound, WarehouseError
 from warehouse_gql.domain.models import Bin, Item, User
 from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.store import bins, items
 from warehouse_gql.store.database import Database, Session
-from warehouse_gql.store.ids import require_id
+from warehouse_gql.store.ids import DocumentId, require_id
 
 
 async def _check_item(
@@ -138,20 +138,47 @@ async def adjust_item_quantity(
     oid = require_id(item_id, "item")
     delta = rules.check_delta(delta)
     reason = rules.clean_reason(reason)
-
-    async def work(session: Session) -> tuple[Item, Bin]:
-        await _check_item(db, session, item_id, precondition)
-        item = await items.change_quantity(db, session, oid, delta)
-        bin = await bins.change_load(db, session, require_id(item.bin_id, "bin"), delta)
-        await items.record_movement(
-            db, session, item=item, bin=bin, delta=delta, reason=reason, user_id=user.id
-        )
-        return item, bin
-
-    # Every adjustment of a bin's items updates the bin's load: they queue per bin.
     bin_id = await items.bin_of(db, oid)
-    item, _ = await db.transaction(work, serial=None if bin_id is None else ("bin", bin_id))
-    return item
+    if bin_id is None:
+        raise NotFound("item", item_id)
+    # Every adjustment of a bin's items updates the bin's load: those waiting for the bin run
+    # together, one transaction for several items (each item once, so each write keeps its
+    # own change and answer).
+    return await db.transaction_grouped(
+        ("bin", bin_id),
+        _adjust,
+        _Adjustment(oid, delta, reason, user.id, precondition),
+        joins=lambda group, part: all(a.item != part.item for a in group),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Adjustment:
+    item: DocumentId
+    delta: int
+    reason: str
+    user_id: str
+    precondition: Precondition | None
+
+
+async def _adjust(db: Database, session: Session, parts: Sequence[_Adjustment]) -> list[Item]:
+    """Adjustments of distinct items of one bin, in one transaction: each item's update, the
+    bin's load once for all, the ledger lines in one insert."""
+    for part in parts:
+        await _check_item(db, session, str(part.item), part.precondition)
+    adjusted = await items.change_quantities(db, session, [(p.item, p.delta) for p in parts])
+    bin_oid = require_id(adjusted[0].bin_id, "bin")
+    # The sum fits exactly when the writes fit one after another, decreases first.
+    bin = await bins.change_load(db, session, bin_oid, sum(p.delta for p in parts))
+    await items.record_movements(
+        db,
+        session,
+        [
+            items.movement(item=item, bin=bin, delta=p.delta, reason=p.reason, user_id=p.user_id)
+            for item, p in zip(adjusted, parts, strict=True)
+        ],
+    )
+    return adjusted
 
 
 async def move_item(

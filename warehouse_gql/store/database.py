@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
@@ -18,7 +19,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from warehouse_gql.domain.errors import ServiceUnavailable
+from warehouse_gql.domain.errors import ServiceUnavailable, WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -119,29 +120,20 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-class KeyedLocks:
-    """One asyncio lock per key, made on first use and dropped when nobody holds or awaits it
-    (asyncio.Lock wakes its waiters in arrival order)."""
+P = TypeVar("P")
+# One write of a group (see Database.transaction_grouped): the parts given, their results.
+GroupWork = Callable[["Database", Session, Sequence[P]], Awaitable[Sequence[T]]]
+# The most writes one grouped transaction carries.
+MAX_GROUP = 64
 
-    def __init__(self) -> None:
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
+@dataclass(eq=False, slots=True)
+class _Waiting(Generic[P, T]):
+    work: GroupWork[P, T]
+    part: P
+    joins: Callable[[Sequence[P], P], bool]
+    # Resolved with the part's result and the wait for the group's changes to be delivered.
+    answer: asyncio.Future[tuple[T, asyncio.Future[None]]]
 
 
 @dataclass
@@ -177,8 +169,11 @@ class Database:
         self.stats = TransactionStats()
         # Transactions that lost a write conflict retry here one at a time (see transaction).
         self._retry_lane = asyncio.Lock()
-        # Writers of one hot document queue here instead of conflicting (see transaction).
-        self._serial = KeyedLocks()
+        # Writes of one hot document waiting to run as one transaction (transaction_grouped),
+        # and the task running them, by key.
+        self._groups: dict[Hashable, collections.deque[_Waiting[Any, Any]]] = {}
+        self._group_tasks: dict[Hashable, asyncio.Task[None]] = {}
+        self._deliveries: set[asyncio.Future[None]] = set()
         # Item id -> its bin's id, which never changes (store/items.bin_of).
         self.item_bins: dict[ObjectId, str] = {}
         # Test hook: called between the steps of multi-step writes (see services.orders).
@@ -189,15 +184,8 @@ class Database:
         async with asyncio.timeout(within):
             await self.client.admin.command("ping")
 
-    async def transaction(
-        self, work: Callable[[Session], Awaitable[T]], *, serial: Hashable | None = None
-    ) -> T:
+    async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run `work` in one multi-document transaction, retried for a bounded time.
-
-        With `serial` (e.g. the bin every write of an adjustment updates), this process runs
-        the transactions of one key one at a time, in arrival order: its writers of one hot
-        bin queue for a few milliseconds each instead of all starting together, conflicting
-        and retrying. Other processes' writers may still conflict; the retries handle them.
 
         Write conflicts under concurrency surface as TransientTransactionError. The first
         attempt runs concurrently with everything else; a transaction that lost a conflict
@@ -207,16 +195,88 @@ class Database:
         SERVICE_UNAVAILABLE ("busy, retry"); an unreachable database fails at once. `work` must
         be safe to run again: it only touches the database through the session.
         """
-        if serial is not None:
-            async with self._serial.hold(serial):
-                result, records = await self._transaction(work)
-        else:
-            result, records = await self._transaction(work)
-        # After the serial lane is free: the next writer of the key need not wait for this
-        # write's changes to reach the feed.
+        result, records = await self._transaction(work)
         if records and self.on_changes is not None:
             await self.on_changes(records)
         return result
+
+    async def transaction_grouped(
+        self,
+        key: Hashable,
+        work: GroupWork[P, T],
+        part: P,
+        *,
+        joins: Callable[[Sequence[P], P], bool] = lambda group, part: True,
+    ) -> T:
+        """Run one write (`part`) of a hot document (`key`, e.g. the bin every adjustment of its
+        items updates) in a transaction shared with the others of this process waiting for it.
+
+        The first write of an idle key starts at once, alone. Writes that arrive meanwhile wait,
+        in arrival order, and the next transaction runs as many of them as `joins` lets in (at
+        most MAX_GROUP): `work(db, session, parts)` does them all and gives each its result. So
+        a hot bin pays for its own update, the ledger insert, the change records and the commit
+        once per group instead of once per write. If the group fails on a warehouse error (one
+        write's stock or the bin's room, say), each of its writes runs again alone, so every
+        write gets the answer it would have had by itself; other failures (busy, database
+        down) are every write's answer. `work` must be one function for one kind of write (the
+        group's writes share it) and safe to run again, like transaction's.
+
+        A write whose caller stops waiting before its group starts is left out; once started,
+        it commits with the group.
+        """
+        waiting: _Waiting[P, T] = _Waiting(
+            work, part, joins, asyncio.get_running_loop().create_future()
+        )
+        self._groups.setdefault(key, collections.deque()).append(waiting)
+        if key not in self._group_tasks:
+            self._group_tasks[key] = asyncio.create_task(self._run_groups(key))
+        result, delivered = await waiting.answer
+        # After the group's transaction, outside it: the next group need not wait for this
+        # one's changes to reach the feed.
+        await asyncio.shield(delivered)
+        return result
+
+    async def _run_groups(self, key: Hashable) -> None:
+        queue = self._groups[key]
+        try:
+            while queue:
+                group = _take_group(queue)
+                try:
+                    await self._commit_group(group)
+                except BaseException:  # cancelled: the server is stopping
+                    _fail([*group, *queue], ServiceUnavailable("The server is stopping; retry."))
+                    raise
+        finally:
+            del self._groups[key]
+            del self._group_tasks[key]
+
+    async def _commit_group(self, group: list[_Waiting[Any, Any]]) -> None:
+        if not group:
+            return
+        work = group[0].work
+        parts = [w.part for w in group]
+        try:
+            results, records = await self._transaction(lambda s: work(self, s, parts))
+        except WarehouseError as exc:
+            if len(group) == 1 or isinstance(exc, ServiceUnavailable):
+                _fail(group, exc)
+                return
+            for waiting in group:  # one write's error must not be the others'
+                await self._commit_group([waiting])
+            return
+        except Exception as exc:
+            _fail(group, exc)
+            return
+        delivered = asyncio.ensure_future(self._deliver(records))
+        self._deliveries.add(delivered)
+        delivered.add_done_callback(self._deliveries.discard)
+        for waiting, result in zip(group, results, strict=True):
+            if not waiting.answer.done():
+                waiting.answer.set_result((result, delivered))
+
+    async def _deliver(self, records: list[Document]) -> None:
+        if records and self.on_changes is not None:
+            await self.on_changes(records)
 
     async def _transaction(
         self, work: Callable[[Session], Awaitable[T]]
@@ -309,3 +369,26 @@ async def page(
     direction = DESCENDING if newest_first else ASCENDING
     docs = await collection.find(filt).sort("_id", direction).limit(first + 1).to_list()
     return docs[:first], len(docs) > first
+
+
+def _take_group(queue: collections.deque[_Waiting[Any, Any]]) -> list[_Waiting[Any, Any]]:
+    """The next group: waiting writes in arrival order, of one kind of work, while they join."""
+    group: list[_Waiting[Any, Any]] = []
+    while queue and len(group) < MAX_GROUP:
+        waiting = queue[0]
+        if waiting.answer.done():  # its caller stopped waiting
+            queue.popleft()
+            continue
+        if group and (
+            waiting.work is not group[0].work
+            or not waiting.joins([w.part for w in group], waiting.part)
+        ):
+            break
+        group.append(queue.popleft())
+    return group
+
+
+def _fail(group: list[_Waiting[Any, Any]], exc: BaseException) -> None:
+    for waiting in group:
+        if not waiting.answer.done():
+            waiting.answer.set_exception(exc)

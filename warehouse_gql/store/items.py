@@ -96,19 +96,35 @@ async def require_item(db: Database, item_id: ObjectId, session: Session | None 
 
 async def change_quantity(db: Database, session: Session, item_id: ObjectId, delta: int) -> Item:
     """Add `delta` (possibly negative) units; the quantity can never go below zero."""
-    guard: Document = {"quantity": {"$gte": -delta}} if delta < 0 else {}
-    result = await db.items.update_one(
-        {"_id": item_id, **guard},
-        {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": clock.now()}},
-        session=session,
-    )
-    current = await require_item(db, item_id, session)
-    if result.matched_count == 0:
-        raise InsufficientStock({current.sku: -delta - current.quantity})
-    changes.note_item(
-        db, session, ChangeKind.UPDATED, current, previous_quantity=current.quantity - delta
-    )
-    return current
+    return (await change_quantities(db, session, [(item_id, delta)]))[0]
+
+
+async def change_quantities(
+    db: Database, session: Session, deltas: Sequence[tuple[ObjectId, int]]
+) -> list[Item]:
+    """Add each delta to its item (the items distinct): one update each, then one read of all.
+    A quantity can never go below zero: INSUFFICIENT_STOCK names the first item short."""
+    now = clock.now()
+    for item_id, delta in deltas:
+        guard: Document = {"quantity": {"$gte": -delta}} if delta < 0 else {}
+        result = await db.items.update_one(
+            {"_id": item_id, **guard},
+            {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": now}},
+            session=session,
+        )
+        if result.matched_count == 0:
+            current = await require_item(db, item_id, session)
+            raise InsufficientStock({current.sku: -delta - current.quantity})
+    found = await db.items.find(
+        {"_id": {"$in": [item_id for item_id, _ in deltas]}}, session=session
+    ).to_list()
+    by_id = {doc["_id"]: to_item(doc) for doc in found}
+    adjusted = [by_id[item_id] for item_id, _ in deltas]
+    for item, (_, delta) in zip(adjusted, deltas, strict=True):
+        changes.note_item(
+            db, session, ChangeKind.UPDATED, item, previous_quantity=item.quantity - delta
+        )
+    return adjusted
 
 
 async def add_to_bin(
@@ -265,6 +281,29 @@ async def record_movement(
     order_id: str | None = None,
 ) -> None:
     """Write the ledger line of a quantity change, in the same transaction as the change."""
+    await db.movements.insert_one(
+        movement(
+            item=item, bin=bin, delta=delta, reason=reason, user_id=user_id, order_id=order_id
+        ),
+        session=session,
+    )
+
+
+async def record_movements(db: Database, session: Session, movements: list[Document]) -> None:
+    """Write ledger lines made by `movement`, in one insert, in the running transaction."""
+    await db.movements.insert_many(movements, ordered=True, session=session)
+
+
+def movement(
+    *,
+    item: Item,
+    bin: Bin,
+    delta: int,
+    reason: str,
+    user_id: str | None,
+    order_id: str | None = None,
+) -> Document:
+    """The ledger line of a quantity change (record_movement writes one, or insert_many some)."""
     doc: Document = {
         "itemId": ObjectId(item.id),
         "sku": item.sku,
@@ -278,7 +317,7 @@ async def record_movement(
     }
     if order_id is not None:
         doc["orderId"] = ObjectId(order_id)
-    await db.movements.insert_one(doc, session=session)
+    return doc
 
 
 def _movement_query(
