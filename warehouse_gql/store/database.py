@@ -262,7 +262,8 @@ class Database:
                 _fail(group, exc)
                 return
             for waiting in group:  # one write's error must not be the others'
-                await self._commit_group([waiting])
+                if not waiting.answer.done():
+                    await self._commit_group([waiting])
             return
         except Exception as exc:
             _fail(group, exc)
