@@ -90,3 +90,10 @@ def test_the_image_builds_and_its_command_runs() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_composed_database_reaps_a_killed_servers_transactions_after_10_s() -> None:
+    command = compose()["services"]["mongo"]["command"]
+    assert command[:3] == ["mongod", "--replSet", "rs0"]
+    flag = command.index("--setParameter")
+    assert command[flag + 1] == "transactionLifetimeLimitSeconds=10"
