@@ -38,8 +38,8 @@ class _Group:
     """One underlying stream and its subscribers.
 
     The group keeps its last `limit` results, numbered, in one buffer every member reads;
-    each member only remembers the number of the next result it wants, and one future per
-    result wakes all waiting members at once. Nobody waits for a slow member (a socket whose
+    each member only remembers the number of the next result it wants, and waits on a future
+    of its own, which the next result resolves (a member that leaves cancels only its own). Nobody waits for a slow member (a socket whose
     client stopped reading): the stream goes on, and the buffer never holds more than `limit`
     results, so a member that falls further behind than that finds its next result gone and
     gets the registry's `behind` result for a FellBehind (live/bus.py), as a
@@ -52,12 +52,14 @@ class _Group:
         self.limit = limit
         self.members = 0
         self.task: asyncio.Task[None] | None = None
-        self.results: collections.deque[Any] = collections.deque(maxlen=limit)
+        # Each result with its change cursor, read once for every member.
+        self.results: collections.deque[tuple[Any, str | None]] = collections.deque(maxlen=limit)
         # The number of the next result; results[0] is number `delivered - len(results)`.
         self.delivered = 0
         # Set once: _END, or the exception the stream failed with.
         self.ending: Any = None
-        self.arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # The members waiting for the next result.
+        self.waiting: list[asyncio.Future[None]] = []
 
     async def pump(self, start: Callable[[], Awaitable[Any]]) -> None:
         source: Any = None
@@ -81,13 +83,15 @@ class _Group:
                     await source.aclose()
 
     def _wake(self) -> None:
-        arrived, self.arrived = self.arrived, asyncio.get_running_loop().create_future()
-        arrived.set_result(None)
+        waiting, self.waiting = self.waiting, []
+        for future in waiting:
+            if not future.done():  # its member left
+                future.set_result(None)
 
     def _deliver(self, result: Any) -> None:
         if self.ending is not None:
             return
-        self.results.append(result)
+        self.results.append((result, self.registry.cursor_of(result)))
         self.delivered += 1
         self._wake()
 
@@ -108,17 +112,18 @@ class _Group:
                         # Its last result says why, with a code; then the operation completes.
                         yield self.registry.behind(FellBehind(self.limit, last_cursor))
                         return
-                    result = self.results[position - oldest]
+                    result, cursor = self.results[position - oldest]
                     position += 1
-                    last_cursor = self.registry.cursor_of(result) or last_cursor
+                    last_cursor = cursor or last_cursor
                     yield result
                     continue
                 if self.ending is _END:
                     return
                 if self.ending is not None:
                     raise self.ending
-                # Shielded: a member leaving must not cancel the future the others await.
-                await asyncio.shield(self.arrived)
+                arrived = asyncio.get_running_loop().create_future()
+                self.waiting.append(arrived)
+                await arrived
         finally:
             self.members -= 1
             if not self.members and self.task is not None and not self.task.done():
