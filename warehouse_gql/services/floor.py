@@ -279,14 +279,18 @@ async def count_bin(
                 item = await items.add_to_bin(
                     db, session, sku=sku, name=names.get(sku, sku), bin=after, delta=delta
                 )
-            await items.record_movement(
+            await items.record_movements(
                 db,
                 session,
-                item=item,
-                bin=after,
-                delta=delta,
-                reason=counting.COUNT_REASON,
-                user_id=user.id,
+                [
+                    items.movement(
+                        item=item,
+                        bin=after,
+                        delta=delta,
+                        reason=counting.COUNT_REASON,
+                        user_id=user.id,
+                    )
+                ],
             )
         return after
 

@@ -88,14 +88,18 @@ async def create_item(
         # Touching the bin even for 0 units makes a concurrent deleteBin a write conflict.
         bin = await bins.change_load(db, session, bin_oid, quantity)
         if quantity:
-            await items.record_movement(
+            await items.record_movements(
                 db,
                 session,
-                item=item,
-                bin=bin,
-                delta=quantity,
-                reason=rules.MovementReason.CREATE,
-                user_id=user.id,
+                [
+                    items.movement(
+                        item=item,
+                        bin=bin,
+                        delta=quantity,
+                        reason=rules.MovementReason.CREATE,
+                        user_id=user.id,
+                    )
+                ],
             )
         return item, bin
 
@@ -211,23 +215,25 @@ async def move_item(
         target = await items.add_to_bin(
             db, session, sku=source.sku, name=source.name, bin=target_bin, delta=quantity
         )
-        await items.record_movement(
+        await items.record_movements(
             db,
             session,
-            item=source,
-            bin=source_bin,
-            delta=-quantity,
-            reason=rules.MovementReason.MOVE,
-            user_id=user.id,
-        )
-        await items.record_movement(
-            db,
-            session,
-            item=target,
-            bin=target_bin,
-            delta=quantity,
-            reason=rules.MovementReason.MOVE,
-            user_id=user.id,
+            [
+                items.movement(
+                    item=source,
+                    bin=source_bin,
+                    delta=-quantity,
+                    reason=rules.MovementReason.MOVE,
+                    user_id=user.id,
+                ),
+                items.movement(
+                    item=target,
+                    bin=target_bin,
+                    delta=quantity,
+                    reason=rules.MovementReason.MOVE,
+                    user_id=user.id,
+                ),
+            ],
         )
         return source, source_bin, target, target_bin
 
@@ -336,14 +342,14 @@ async def _apply_row(
         )
         bin = await bins.change_load(db, session, bin_oid, row.quantity)
         if row.quantity:
-            await items.record_movement(
+            await items.record_movements(
                 db,
                 session,
-                item=item,
-                bin=bin,
-                delta=row.quantity,
-                reason="import",
-                user_id=user_id,
+                [
+                    items.movement(
+                        item=item, bin=bin, delta=row.quantity, reason="import", user_id=user_id
+                    )
+                ],
             )
         return ChangeKind.CREATED
     item_oid = require_id(existing.id, "item")
@@ -354,8 +360,10 @@ async def _apply_row(
     if delta:
         item = await items.change_quantity(db, session, item_oid, delta)
         bin = await bins.change_load(db, session, bin_oid, delta)
-        await items.record_movement(
-            db, session, item=item, bin=bin, delta=delta, reason="import", user_id=user_id
+        await items.record_movements(
+            db,
+            session,
+            [items.movement(item=item, bin=bin, delta=delta, reason="import", user_id=user_id)],
         )
     if item is existing:
         return None

@@ -17,7 +17,7 @@ from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.store import bins, items
 from warehouse_gql.store import orders as store
-from warehouse_gql.store.database import Database, Session
+from warehouse_gql.store.database import Database, Document, Session
 from warehouse_gql.store.ids import require_id
 
 
@@ -126,6 +126,7 @@ async def fulfil_order(
             ],
         )
         picks: list[PickRecord] = []
+        ledger: list[Document] = []
         for pick in plan:
             # Conditional decrements: two fulfilments can never take the same unit; if another
             # transaction touched these documents since our snapshot, this is a write conflict
@@ -136,15 +137,15 @@ async def fulfil_order(
             bin = await bins.change_load(
                 db, session, require_id(pick.bin_id, "bin"), -pick.quantity
             )
-            await items.record_movement(
-                db,
-                session,
-                item=item,
-                bin=bin,
-                delta=-pick.quantity,
-                reason=stock_rules.MovementReason.FULFILL,
-                user_id=user.id,
-                order_id=order.id,
+            ledger.append(
+                items.movement(
+                    item=item,
+                    bin=bin,
+                    delta=-pick.quantity,
+                    reason=stock_rules.MovementReason.FULFILL,
+                    user_id=user.id,
+                    order_id=order.id,
+                )
             )
             picks.append(
                 PickRecord(
@@ -152,6 +153,7 @@ async def fulfil_order(
                 )
             )
             await db.checkpoint("fulfill.pick")
+        await items.record_movements(db, session, ledger)
         if not await store.set_order_status(
             db,
             session,

@@ -269,28 +269,9 @@ def to_movement(doc: Document) -> Movement:
     )
 
 
-async def record_movement(
-    db: Database,
-    session: Session,
-    *,
-    item: Item,
-    bin: Bin,
-    delta: int,
-    reason: str,
-    user_id: str | None,
-    order_id: str | None = None,
-) -> None:
-    """Write the ledger line of a quantity change, in the same transaction as the change."""
-    await db.movements.insert_one(
-        movement(
-            item=item, bin=bin, delta=delta, reason=reason, user_id=user_id, order_id=order_id
-        ),
-        session=session,
-    )
-
-
 async def record_movements(db: Database, session: Session, movements: list[Document]) -> None:
-    """Write ledger lines made by `movement`, in one insert, in the running transaction."""
+    """Write the ledger lines (made by `movement`) of the quantity changes of the running
+    transaction, in one insert, so they commit with the changes or not at all."""
     await db.movements.insert_many(movements, ordered=True, session=session)
 
 
@@ -303,7 +284,7 @@ def movement(
     user_id: str | None,
     order_id: str | None = None,
 ) -> Document:
-    """The ledger line of a quantity change (record_movement writes one, or insert_many some)."""
+    """The ledger line of a quantity change, for record_movements."""
     doc: Document = {
         "itemId": ObjectId(item.id),
         "sku": item.sku,
