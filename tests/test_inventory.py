@@ -735,10 +735,23 @@ async def test_concurrent_receipts_into_one_bin_stop_exactly_at_its_capacity(
 # One transaction for the adjustments waiting for one bin (Database.transaction_grouped)
 
 
-async def _picker_user(resources: Resources, picker: Account) -> User:
+async def _one_bin(
+    gql: GraphQLClient,
+    resources: Resources,
+    manager: Account,
+    picker: Account,
+    *,
+    items: int,
+    quantity: int,
+) -> tuple[User, str, list[dict[str, Any]]]:
+    """The picker, as the services see them, and a bin holding `items` items of `quantity`."""
     user = await users.get_user(resources.db, ObjectId(picker.id))
     assert user is not None
-    return user
+    b = await given.bin(gql, manager.token, capacity=1000)
+    stock = [
+        await given.item(gql, picker.token, bin_id=b["id"], quantity=quantity) for _ in range(items)
+    ]
+    return user, b["id"], stock
 
 
 async def _adjust_together(
@@ -773,9 +786,7 @@ async def _changes_of(resources: Resources, doc_id: str, since: int) -> list[dic
 async def test_adjustments_waiting_for_one_bin_commit_in_one_transaction_each_with_its_own_change(
     gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
 ) -> None:
-    user = await _picker_user(resources, picker)
-    b = await given.bin(gql, manager.token, capacity=1000)
-    stock = [await given.item(gql, picker.token, bin_id=b["id"], quantity=10) for _ in range(8)]
+    user, bin_id, stock = await _one_bin(gql, resources, manager, picker, items=8, quantity=10)
     started = resources.db.stats.started
     results = await _adjust_together(
         resources, user, [(i["id"], n + 1) for n, i in enumerate(stock)]
@@ -794,18 +805,16 @@ async def test_adjustments_waiting_for_one_bin_commit_in_one_transaction_each_wi
         assert [(m["delta"], m["quantityAfter"]) for m in lines if m["reason"] == "count"] == [
             (n + 1, 10 + n + 1)
         ]
-    raw_bin = await resources.db.bins.find_one({"_id": ObjectId(b["id"])})
+    raw_bin = await resources.db.bins.find_one({"_id": ObjectId(bin_id)})
     assert raw_bin is not None
     assert raw_bin["currentLoad"] == 80 + sum(range(1, 9))
-    await assert_invariants(resources.db, bin_ids=[b["id"]])
+    await assert_invariants(resources.db, bin_ids=[bin_id])
 
 
 async def test_one_short_adjustment_in_a_group_gets_its_own_error_and_the_others_commit(
     gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
 ) -> None:
-    user = await _picker_user(resources, picker)
-    b = await given.bin(gql, manager.token, capacity=1000)
-    stock = [await given.item(gql, picker.token, bin_id=b["id"], quantity=5) for _ in range(6)]
+    user, bin_id, stock = await _one_bin(gql, resources, manager, picker, items=6, quantity=5)
     results = await _adjust_together(
         resources, user, [(i["id"], -7 if n == 3 else -1) for n, i in enumerate(stock)]
     )
@@ -821,15 +830,13 @@ async def test_one_short_adjustment_in_a_group_gets_its_own_error_and_the_others
     }
     assert quantities == {i["id"]: 5 if n == 3 else 4 for n, i in enumerate(stock)}
     assert await _changes_of(resources, stock[3]["id"], 1) == []
-    await assert_invariants(resources.db, bin_ids=[b["id"]])
+    await assert_invariants(resources.db, bin_ids=[bin_id])
 
 
 async def test_two_adjustments_of_one_item_waiting_together_are_two_changes(
     gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
 ) -> None:
-    user = await _picker_user(resources, picker)
-    b = await given.bin(gql, manager.token, capacity=1000)
-    first, other = [await given.item(gql, picker.token, bin_id=b["id"], quantity=5) for _ in "ab"]
+    user, _, (first, other) = await _one_bin(gql, resources, manager, picker, items=2, quantity=5)
     started = resources.db.stats.started
     results = await _adjust_together(
         resources, user, [(first["id"], 1), (other["id"], 1), (first["id"], 1)]
