@@ -542,3 +542,20 @@ def test_items_import_and_export_as_csv_and_a_backup_restores_into_another_data_
     )
     assert taken.returncode == 2
     assert "taken" in one_line(taken.stderr)
+
+
+def test_a_serving_process_collects_garbage_rarely_with_its_start_up_frozen() -> None:
+    # In a process of its own: the collector's settings are the whole process's.
+    probe = (
+        "import gc\n"
+        "from warehouse_gql.app import GC_THRESHOLDS, app_from_env\n"
+        "before = gc.get_freeze_count()\n"
+        "app_from_env()\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS == (50_000, 20, 100), gc.get_threshold()\n"
+        "assert gc.get_freeze_count() > before + 10_000, gc.get_freeze_count()\n"
+    )
+    env = {**os.environ, "MONGODB_URL": "mongodb://127.0.0.1:9/", "WAREHOUSE_ENV": "development"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

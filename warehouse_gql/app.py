@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -234,4 +235,24 @@ def app_from_env() -> Starlette:
     process: it sets up its own log lines)."""
     settings = Settings.from_env()
     logs.configure(settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_collector()
+    return app
+
+
+# The cyclic garbage collector of a serving process (see tune_collector).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_collector() -> None:
+    """Make the garbage collector of a serving process run its full collections rarely.
+
+    With CPython's defaults a server holding thousands of sockets ran a full collection every
+    few seconds under events (each one walks every object of every open socket: 0.5-0.75 s at
+    5,000 subscriptions, which stalled that event's delivery; docs/BENCHMARKS.md). The objects
+    made at start-up (modules, the schema) are frozen out of the collector's view, and the young
+    generation collects after 50,000 allocations instead of 700, so short-lived objects
+    (an event's futures and frames) are gone before a collection could promote them. Reference
+    counting still frees almost everything at once; only cycles wait longer."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -187,7 +187,7 @@ def database_url(settings: Settings, *, serve: bool = False, init: bool = False)
 def serve(settings: Settings, *, init: bool = False) -> None:
     import uvicorn
 
-    from warehouse_gql.app import create_app
+    from warehouse_gql.app import create_app, tune_collector
     from warehouse_gql.embedded import supervisor_of
 
     if settings.workers > 1 and not settings.redis_url:
@@ -220,12 +220,11 @@ def serve(settings: Settings, *, init: bool = False) -> None:
                     metrics_dir.cleanup()
         else:
             supervisor = supervisor_of(url)
-            uvicorn.run(
-                create_app(
-                    settings, database_up=None if supervisor is None else supervisor.up.is_set
-                ),
-                **server_options(settings),
+            app = create_app(
+                settings, database_up=None if supervisor is None else supervisor.up.is_set
             )
+            tune_collector()
+            uvicorn.run(app, **server_options(settings))
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
