@@ -101,6 +101,7 @@ async def run(
                         db_pid=database.pid,
                         subscribers=tuple(args.subscribers or size.fanout),
                         events=args.events or size.events,
+                        per_socket=args.per_socket,
                         redis_url=redis_url,
                         server_log=args.server_log,
                         source=path,
@@ -183,6 +184,12 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
         "--subscribers", type=int, action="append", help="fan-out sizes (repeatable)"
     )
     parser.add_argument("--events", type=int, help="fan-out mutations per size")
+    parser.add_argument(
+        "--per-socket",
+        type=int,
+        default=1,
+        help="fan-out subscriptions per WebSocket (each size must be a multiple of it)",
+    )
     parser.add_argument(
         "--source",
         action="append",

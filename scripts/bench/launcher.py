@@ -107,6 +107,7 @@ def server(
         # Every fan-out subscriber logs in as the one bench manager: lift the per-session
         # socket cap (20 in production) and the per-user point budget for the load.
         "MAX_SOCKETS_PER_SESSION": "10000",
+        "MAX_SUBSCRIPTIONS": "100000",
         "RATE_LIMIT_POINTS": "0",
         **(settings or {}),
     }

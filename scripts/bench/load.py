@@ -268,6 +268,8 @@ class Bench:
     db_pid: int | None
     subscribers: tuple[int, ...]
     events: int
+    # Fan-out subscriptions per WebSocket (1: a socket each, as one dashboard tab).
+    per_socket: int = 1
     # For scenarios that start servers of their own (abuse: limits off and on).
     redis_url: str = ""
     server_log: str = ""

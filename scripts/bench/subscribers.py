@@ -34,8 +34,9 @@ class Protocol:
     path: str = ""
     subprotocols: tuple[str, ...] = ()
 
-    async def subscribe(self, ws: ClientConnection, token: str, sku: str) -> None:
-        """Authenticate and subscribe to the item's changes; raise Unexpected if refused."""
+    async def subscribe(self, ws: ClientConnection, token: str, sku: str, count: int) -> None:
+        """Authenticate and subscribe `count` times to the item's changes; raise Unexpected if
+        refused."""
         raise NotImplementedError
 
     async def quantity(self, ws: ClientConnection, message: dict[str, Any]) -> int | None:
@@ -45,8 +46,9 @@ class Protocol:
 
 
 def subscriber_process(conn: Connection) -> None:
-    """Hold `count` subscriptions; record when each event (by quantity) arrives."""
-    protocol, url, token, count, sku = conn.recv()
+    """Hold `count` sockets of `per_socket` subscriptions each; record when each event (by
+    quantity) arrives, and how many deliveries it had."""
+    protocol, url, token, count, per_socket, sku = conn.recv()
     received: dict[int, list[float]] = {}  # quantity -> [deliveries, latest arrival]
     failures: list[str] = []
     # None, not []: an empty list sends an empty Sec-WebSocket-Protocol, which is refused.
@@ -75,7 +77,7 @@ def subscriber_process(conn: Connection) -> None:
         subscribed = False
         try:
             async with ws:
-                await protocol.subscribe(ws, token, sku)
+                await protocol.subscribe(ws, token, sku, per_socket)
                 subscribed = True
                 started[0] += 1
                 if started[0] == count:
@@ -126,14 +128,24 @@ def subscriber_process(conn: Connection) -> None:
 
 
 async def fanout(
-    bench: Bench, protocol: Protocol, label: str, subscribers: int, workers: int
+    bench: Bench,
+    protocol: Protocol,
+    label: str,
+    subscribers: int,
+    workers: int,
+    *,
+    per_socket: int = 1,
 ) -> Result:
-    """`subscribers` subscriptions over `protocol` in `workers` processes, then the events."""
+    """`subscribers` subscriptions over `protocol`, `per_socket` on each socket, in `workers`
+    processes, then the events."""
     # Here, not at the top: a subscriber process imports this module before the scenarios.
     from .scenarios.write import ADJUST
 
     api, srv, data, token, events = bench.api, bench.server, bench.data, bench.token, bench.events
-    name = f"{label} S={subscribers}"
+    if subscribers % per_socket:
+        raise ValueError(f"{subscribers} subscriptions do not fill sockets of {per_socket}")
+    sockets = subscribers // per_socket
+    name = f"{label} S={subscribers}" + (f" ({per_socket}/socket)" if per_socket > 1 else "")
     result = Result(name, subscribers)
     item_id = data.item_ids[0]
     sku = (await api.call("query($id: ID!) { item(id: $id) { sku } }", {"id": item_id}))["item"][
@@ -141,9 +153,7 @@ async def fanout(
     ]
     rss0 = srv.rss_mb()
     ctx = mp.get_context("spawn")
-    shares = [
-        subscribers // workers + (1 if n < subscribers % workers else 0) for n in range(workers)
-    ]
+    shares = [sockets // workers + (1 if n < sockets % workers else 0) for n in range(workers)]
     # No process without subscriptions: it would wait for ever for its first one to open.
     shares = [share for share in shares if share]
     pipes, procs = [], []
@@ -152,7 +162,7 @@ async def fanout(
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=subscriber_process, args=(child,), daemon=True)
         proc.start()
-        parent.send((protocol, ws_url, token, share, sku))
+        parent.send((protocol, ws_url, token, share, per_socket, sku))
         pipes.append(parent)
         procs.append(proc)
     loop = asyncio.get_running_loop()

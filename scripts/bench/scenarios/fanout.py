@@ -22,21 +22,22 @@ class GraphQLWs(Protocol):
     path = "/graphql"
     subprotocols = ("graphql-transport-ws",)
 
-    async def subscribe(self, ws: ClientConnection, token: str, sku: str) -> None:
+    async def subscribe(self, ws: ClientConnection, token: str, sku: str, count: int) -> None:
         payload = {"authorization": f"Bearer {token}"}
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
         ack = json.loads(await ws.recv())
         if ack.get("type") != "connection_ack":
             raise Unexpected(f"not acknowledged: {ack}")
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": ITEM_CHANGED, "variables": {"sku": sku}},
-                }
+        for n in range(1, count + 1):
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": str(n),
+                        "type": "subscribe",
+                        "payload": {"query": ITEM_CHANGED, "variables": {"sku": sku}},
+                    }
+                )
             )
-        )
 
     async def quantity(self, ws: ClientConnection, message: dict[str, Any]) -> int | None:
         kind = message.get("type")
@@ -51,6 +52,8 @@ class GraphQLWs(Protocol):
 
 async def run(bench: Bench) -> list[Result]:
     return [
-        await fanout(bench, GraphQLWs(), "fan-out", subscribers, workers=2)
+        await fanout(
+            bench, GraphQLWs(), "fan-out", subscribers, workers=2, per_socket=bench.per_socket
+        )
         for subscribers in bench.subscribers
     ]

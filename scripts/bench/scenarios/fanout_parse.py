@@ -20,7 +20,7 @@ APP_ID = "warehouse"
 class LiveQuery(Protocol):
     path = "/parse"
 
-    async def subscribe(self, ws: ClientConnection, token: str, sku: str) -> None:
+    async def subscribe(self, ws: ClientConnection, token: str, sku: str, count: int) -> None:
         await ws.send(
             json.dumps({"op": "connect", "applicationId": APP_ID, "sessionToken": f"r:{token}"})
         )
@@ -28,10 +28,11 @@ class LiveQuery(Protocol):
         if connected.get("op") != "connected":
             raise Unexpected(f"not connected: {connected}")
         query = {"className": "Item", "where": {"sku": sku}}
-        await ws.send(json.dumps({"op": "subscribe", "requestId": 1, "query": query}))
-        subscribed = json.loads(await ws.recv())
-        if subscribed.get("op") != "subscribed":
-            raise Unexpected(f"not subscribed: {subscribed}")
+        for n in range(1, count + 1):
+            await ws.send(json.dumps({"op": "subscribe", "requestId": n, "query": query}))
+            subscribed = json.loads(await ws.recv())
+            if subscribed.get("op") != "subscribed":
+                raise Unexpected(f"not subscribed: {subscribed}")
 
     async def quantity(self, ws: ClientConnection, message: dict[str, Any]) -> int | None:
         if message.get("op") != "update":
@@ -42,6 +43,8 @@ class LiveQuery(Protocol):
 
 async def run(bench: Bench) -> list[Result]:
     return [
-        await fanout(bench, LiveQuery(), "fan-out-parse", subscribers, workers=2)
+        await fanout(
+            bench, LiveQuery(), "fan-out-parse", subscribers, workers=2, per_socket=bench.per_socket
+        )
         for subscribers in bench.subscribers
     ]
