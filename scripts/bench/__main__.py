@@ -102,6 +102,7 @@ async def run(
                         subscribers=tuple(args.subscribers or size.fanout),
                         events=args.events or size.events,
                         per_socket=args.per_socket,
+                        interval=args.interval,
                         redis_url=redis_url,
                         server_log=args.server_log,
                         source=path,
@@ -189,6 +190,13 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
         type=int,
         default=1,
         help="fan-out subscriptions per WebSocket (each size must be a multiple of it)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.5,
+        help="seconds between fan-out mutations (default 0.5; longer than one event's delivery"
+        " to measure events one at a time)",
     )
     parser.add_argument(
         "--source",

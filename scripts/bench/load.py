@@ -270,6 +270,8 @@ class Bench:
     events: int
     # Fan-out subscriptions per WebSocket (1: a socket each, as one dashboard tab).
     per_socket: int = 1
+    # Seconds between fan-out mutations.
+    interval: float = 0.5
     # For scenarios that start servers of their own (abuse: limits off and on).
     redis_url: str = ""
     server_log: str = ""

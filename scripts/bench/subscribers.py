@@ -190,7 +190,7 @@ async def fanout(
         requested[quantity] = asked
         result.latencies.append(time.perf_counter() - started)
         print(f"\r  {name}: event {n + 1}/{events}", end="", flush=True)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(bench.interval)
     await asyncio.sleep(2.0)  # stragglers
     result.seconds = time.monotonic() - t0
     result.cpu_seconds = srv.cpu_seconds() - cpu0
