@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
+from broadcaster import Broadcast
 from starlette.applications import Starlette
 
 from tests.accounts import Account
 from tests.names import unique
+from tests.waiting import wait_for
 from warehouse_gql.api.http import Resources
+from warehouse_gql.app import mongo_client
+from warehouse_gql.domain import clock
 from warehouse_gql.domain.changes import Change, ChangeEntity, ChangeKind, parse_cursor
 from warehouse_gql.domain.errors import BadUserInput, Conflict
 from warehouse_gql.domain.filters import Condition, Op
 from warehouse_gql.live import events as live
+from warehouse_gql.live.bus import EventBus
 from warehouse_gql.services import inventory, orders
+from warehouse_gql.services.feed import Feed
 from warehouse_gql.store import bins as bins_store
-from warehouse_gql.store import changes, items, search, users
+from warehouse_gql.store import changes, items, migrations, search, users
 from warehouse_gql.store import orders as orders_store
+from warehouse_gql.store.database import Database
 from warehouse_gql.store.ids import known_id
 
 
@@ -225,3 +236,90 @@ async def test_concurrent_writers_and_a_paging_reader_see_every_change_once(
     assert len(keys) == len(set(keys)) == 100
     for item_id in item_ids:
         assert [c.data["quantity"] for c in seen if c.id == item_id] == list(range(1, 11))
+
+
+# The sequencer's numbers under its own races and a takeover (two processes' feeds, each on a
+# bus of its own: Redis down, only the database between them).
+
+
+def _record(doc_id: str) -> dict[str, Any]:
+    return {
+        "entity": "BIN",
+        "docId": doc_id,
+        "kind": "UPDATED",
+        "revision": 1,
+        "at": clock.now(),
+        "data": {"id": doc_id},
+        "pending": True,
+    }
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[EventBus]:
+    """A process's bus that reaches no other process."""
+    async with Broadcast("memory://") as broadcast:
+        yield EventBus(broadcast)
+
+
+@pytest.fixture
+async def feed_db(mongodb_url: str) -> AsyncIterator[Database]:
+    client = mongo_client(mongodb_url)
+    db = Database(client, f"wgql_seq_{uuid.uuid4().hex[:8]}")
+    await migrations.prepare(db)
+    try:
+        yield db
+    finally:
+        await client.drop_database(db.db.name)
+        await client.close()
+
+
+async def _numbers(db: Database) -> list[int]:
+    return sorted(d["seq"] for d in await db.changes.find({"seq": {"$gt": 0}}).to_list())
+
+
+async def test_records_the_pending_poll_numbered_are_not_numbered_again_when_handed_over(
+    feed_db: Database, bus: EventBus
+) -> None:
+    db = feed_db
+    sequencer = Feed(db, bus)
+    assert await changes.take_lease(db, sequencer.owner, seconds=5)
+    await sequencer._renew()
+    first = [_record(f"b{n}") for n in range(4)]
+    await db.changes.insert_many(first)
+    await sequencer._number_pending()
+    # Two commits of this process: the poll finds them before their commit hands them over.
+    polled = [_record("b4"), _record("b5")]
+    await db.changes.insert_many(polled)
+    await sequencer._number_pending()
+    later = [_record("b6"), _record("b7")]
+    await db.changes.insert_many(later)
+    sequencer._committed.extend([*polled, *later])
+    await sequencer._number(sequencer._take_committed())
+    # Each record once, and no number left unused for relays to wait on.
+    assert await _numbers(db) == list(range(1, 9))
+    assert sequencer._numbered == 8
+
+
+async def test_a_relay_stuck_before_a_dead_sequencers_unused_number_reads_on_after_the_takeover(
+    feed_db: Database, bus: EventBus
+) -> None:
+    db = feed_db
+    # A sequencer numbered 1-6, saved its mark at 4, numbered 9-10 (7 and 8 went unused) and
+    # died; its lease runs out a second later.
+    docs = [_record(f"b{n}") for n in range(8)]
+    for doc, seq in zip(docs, [1, 2, 3, 4, 5, 6, 9, 10], strict=True):
+        del doc["pending"]
+        doc["seq"] = seq
+    await db.changes.insert_many(docs[:6])
+    until = clock.now() + timedelta(seconds=1)
+    await db.leases.insert_one({"_id": "sequencer", "owner": "dead", "expiresAt": until, "seq": 4})
+    reader = Feed(db, bus, relay_poll_seconds=0.05)
+    await reader.start()
+    try:
+        await wait_for(lambda: reader.delivered == 6, what="the changes before the gap")
+        await db.changes.insert_many(docs[6:])
+        # The reader takes the lease; nothing is pending, so it numbers nothing new.
+        await wait_for(lambda: reader.holding, what="the takeover")
+        await wait_for(lambda: reader.delivered == 10, what="the changes after the gap")
+    finally:
+        await reader.stop()

@@ -280,6 +280,8 @@ async def test_redis_stopped_a_minute_during_writes_and_the_committer_killed_los
         assert sum(final.values()) == WORKERS + 1 + answered
 
         def all_arrived() -> bool:
+            if collector is not None and collector.done():
+                collector.result()  # the collector's own error, not "did not hold"
             top: dict[str, int] = {}
             for event in seen:
                 top[event["item"]["id"]] = event["item"]["quantity"]

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -56,6 +57,9 @@ RELAY_WAITING_POLL_SECONDS = 0.05
 DELIVERY_WAIT_SECONDS = 2.0
 BATCH = 500
 PAGE = 200
+# How many numbered record ids the sequencer remembers (a few batches: the race it guards
+# against spans one poll).
+REMEMBERED_IDS = 4 * BATCH
 
 
 class Feed:
@@ -88,6 +92,8 @@ class Feed:
         self._committed: list[Document] = []
         self._nudged = False
         self._saved = 0
+        # The ids of the records this sequencer numbered last (see _number), oldest first.
+        self._numbered_ids: OrderedDict[object, None] = OrderedDict()
         # Writes of this process waiting for their changes: (entity, id, revision) -> futures.
         self._waiting: dict[tuple[str, str, int], list[asyncio.Future[None]]] = {}
 
@@ -194,8 +200,11 @@ class Feed:
     async def _renew(self) -> None:
         held = await changes.take_lease(self.db, self.owner, seconds=self.lease_seconds)
         if held and not self.holding:
+            # The mark the last holder saved may be behind its last number (it saves once a
+            # renewal, and a dead one never saves again): saved again at once below, so that a
+            # relay whose next number went unused (see catch_up) reads on past it.
+            self._saved = await changes.saved_high_water(self.db)
             self._numbered = await changes.high_water(self.db)
-            self._saved = self._numbered
             log.info("this process numbers the change feed from %d", self._numbered)
         self.holding = held
         if held and self._saved < self._numbered:
@@ -216,6 +225,12 @@ class Feed:
     async def _number(self, records: list[Document]) -> None:
         """Give each committed record the next number, in the order given, in one round trip;
         deliver and publish them."""
+        # A record of this process may have been found by the pending poll before its commit
+        # handed it over (or the other way round): numbered once, never given a second number,
+        # which would go unused and leave a gap that relays wait on.
+        records = [r for r in records if r["_id"] not in self._numbered_ids]
+        if not records:
+            return
         start = self._numbered
         numbers = [(r["_id"], start + n) for n, r in enumerate(records, start=1)]
         try:
@@ -226,20 +241,23 @@ class Feed:
             done = -1
         if done == len(numbers):
             self._numbered = start + done
-            numbered = [
-                changes.to_change({**r, "seq": seq})
-                for r, (_, seq) in zip(records, numbers, strict=True)
-            ]
+            ours = numbers
         else:
             # Some were numbered elsewhere meanwhile: keep only what carries our numbers.
             found = await changes.numbers_of(self.db, [n[0] for n in numbers])
-            mine = {seq for record_id, seq in numbers if found.get(record_id) == seq}
-            numbered = [
-                changes.to_change({**r, "seq": seq})
-                for r, (_, seq) in zip(records, numbers, strict=True)
-                if seq in mine
-            ]
-            self._numbered = max([start, *mine])
+            ours = [(record_id, seq) for record_id, seq in numbers if found.get(record_id) == seq]
+            self._numbered = max([start, *(seq for _, seq in ours)])
+        mine = {seq for _, seq in ours}
+        numbered = [
+            changes.to_change({**r, "seq": seq})
+            for r, (_, seq) in zip(records, numbers, strict=True)
+            if seq in mine
+        ]
+        # Only what carries our numbers: a record this process failed to number (it lost the
+        # lease) is still pending, and whoever holds the lease next must number it.
+        self._numbered_ids.update((record_id, None) for record_id, _ in ours)
+        while len(self._numbered_ids) > REMEMBERED_IDS:
+            self._numbered_ids.popitem(last=False)
         for change in numbered:
             self.receive(change)
         if numbered:
