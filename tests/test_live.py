@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import socket
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -857,3 +858,30 @@ async def test_a_live_query_of_a_user_demoted_on_the_other_process_ends_forbidde
     assert "Your role CUSTOMER may not subscribe to Item" in refused["error"]
     await demoted.ws.close()
     await boss.ws.close()
+
+
+async def test_members_that_leave_a_quiet_shared_stream_leave_nothing_behind() -> None:
+    # A dashboard on a stream that rarely changes, beside clients that keep reconnecting: the
+    # group must not keep one waiting future per member that has left.
+    quiet = asyncio.Event()
+
+    async def stream() -> AsyncGenerator[int, None]:
+        await quiet.wait()
+        yield 1
+
+    async def start() -> AsyncGenerator[int, None]:
+        return stream()
+
+    shared = SharedStreams(limit=10)
+    staying = asyncio.create_task(anext(shared.join("k", start)))
+    await asyncio.sleep(0)  # to its wait
+    for _ in range(100):
+        leaving = asyncio.create_task(anext(shared.join("k", start)))
+        await asyncio.sleep(0)
+        leaving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leaving
+    group = shared._groups["k"]
+    assert (group.members, len(group.waiting)) == (1, 1)
+    quiet.set()
+    assert await staying == 1

@@ -58,8 +58,8 @@ class _Group:
         self.delivered = 0
         # Set once: _END, or the exception the stream failed with.
         self.ending: Any = None
-        # The members waiting for the next result.
-        self.waiting: list[asyncio.Future[None]] = []
+        # The members waiting for the next result, in the order they began to wait.
+        self.waiting: dict[asyncio.Future[None], None] = {}
 
     async def pump(self, start: Callable[[], Awaitable[Any]]) -> None:
         source: Any = None
@@ -83,9 +83,9 @@ class _Group:
                     await source.aclose()
 
     def _wake(self) -> None:
-        waiting, self.waiting = self.waiting, []
+        waiting, self.waiting = self.waiting, {}
         for future in waiting:
-            if not future.done():  # its member left
+            if not future.done():  # cancelled: its member is leaving
                 future.set_result(None)
 
     def _deliver(self, result: Any) -> None:
@@ -122,8 +122,12 @@ class _Group:
                 if self.ending is not None:
                     raise self.ending
                 arrived = asyncio.get_running_loop().create_future()
-                self.waiting.append(arrived)
-                await arrived
+                self.waiting[arrived] = None
+                try:
+                    await arrived
+                finally:
+                    # A member that leaves while waiting takes its future with it.
+                    self.waiting.pop(arrived, None)
         finally:
             self.members -= 1
             if not self.members and self.task is not None and not self.task.done():
