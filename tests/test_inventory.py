@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from bson import ObjectId
 
 from tests import given
@@ -852,3 +853,60 @@ async def test_two_adjustments_of_one_item_waiting_together_are_two_changes(
     assert [
         (c["revision"], c["data"]["quantity"]) for c in await _changes_of(resources, first["id"], 1)
     ] == [(2, 6), (3, 7)]
+
+
+async def test_a_write_whose_caller_stops_waiting_before_its_group_commits_changes_nothing(
+    gql: GraphQLClient, picker: Account, manager: Account, resources: Resources
+) -> None:
+    # A request past REQUEST_TIMEOUT_S, or whose client went away, is cancelled and answered
+    # "retry": its write must not commit with the others of its group.
+    user, bin_id, (first, gone, kept) = await _one_bin(
+        gql, resources, manager, picker, items=3, quantity=5
+    )
+    for i in (first, gone, kept):
+        assert await items.bin_of(resources.db, ObjectId(i["id"])) is not None
+    held = 0
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_two_groups(step: str) -> None:
+        nonlocal held
+        if step == "adjust.items" and held < 2:
+            held += 1
+            holding.set()
+            await release.wait()
+
+    def adjust(item: dict[str, Any]) -> asyncio.Task[Item]:
+        return asyncio.create_task(
+            inventory.adjust_item_quantity(
+                resources.db, resources.events, item_id=item["id"], delta=1, reason="r", user=user
+            )
+        )
+
+    resources.db.fault_injector = hold_two_groups
+    try:
+        alone = adjust(first)
+        await holding.wait()
+        holding.clear()
+        waiting = [adjust(gone), adjust(kept)]
+        await asyncio.sleep(0)  # both reach the bin's queue (no I/O before it)
+        assert len(resources.db._groups[("bin", bin_id)]) == 2
+        release.set()
+        assert (await alone).quantity == 6
+        release.clear()
+        await holding.wait()  # the group of the other two is inside its transaction
+        waiting[0].cancel()
+        release.set()
+        assert (await waiting[1]).quantity == 6
+        with pytest.raises(asyncio.CancelledError):
+            await waiting[0]
+    finally:
+        resources.db.fault_injector = None
+    quantities = {
+        str(doc["_id"]): doc["quantity"]
+        for doc in await resources.db.items.find(
+            {"_id": {"$in": [ObjectId(i["id"]) for i in (first, gone, kept)]}}
+        ).to_list()
+    }
+    assert quantities == {first["id"]: 6, gone["id"]: 5, kept["id"]: 6}
+    assert await _changes_of(resources, gone["id"], 1) == []
+    await assert_invariants(resources.db, bin_ids=[bin_id])

@@ -171,6 +171,7 @@ async def _adjust(db: Database, session: Session, parts: Sequence[_Adjustment]) 
     for part in parts:
         await _check_item(db, session, str(part.item), part.precondition)
     adjusted = await items.change_quantities(db, session, [(p.item, p.delta) for p in parts])
+    await db.checkpoint("adjust.items")
     bin_oid = require_id(adjusted[0].bin_id, "bin")
     # The sum fits exactly when the writes fit one after another, decreases first.
     bin = await bins.change_load(db, session, bin_oid, sum(p.delta for p in parts))

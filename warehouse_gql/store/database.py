@@ -127,6 +127,10 @@ GroupWork = Callable[["Database", Session, Sequence[P]], Awaitable[Sequence[T]]]
 MAX_GROUP = 64
 
 
+class _Abandoned(Exception):
+    """A grouped write's caller stopped waiting before the group committed."""
+
+
 @dataclass(eq=False, slots=True)
 class _Waiting(Generic[P, T]):
     work: GroupWork[P, T]
@@ -221,8 +225,9 @@ class Database:
         down) are every write's answer. `work` must be one function for one kind of write (the
         group's writes share it) and safe to run again, like transaction's.
 
-        A write whose caller stops waiting before its group starts is left out; once started,
-        it commits with the group.
+        A write whose caller stops waiting (a timeout, a client gone) before its group commits
+        is left out: the group's transaction is undone and runs again without it, so a caller
+        told "retry" never finds its first write applied too.
         """
         waiting: _Waiting[P, T] = _Waiting(
             work, part, joins, asyncio.get_running_loop().create_future()
@@ -256,7 +261,13 @@ class Database:
         work = group[0].work
         parts = [w.part for w in group]
         try:
-            results, records = await self._transaction(lambda s: work(self, s, parts))
+            results, records = await self._transaction(
+                lambda s: work(self, s, parts),
+                still_wanted=lambda: not any(w.answer.done() for w in group),
+            )
+        except _Abandoned:
+            await self._commit_group([w for w in group if not w.answer.done()])
+            return
         except WarehouseError as exc:
             if len(group) == 1 or isinstance(exc, ServiceUnavailable):
                 _fail(group, exc)
@@ -280,7 +291,9 @@ class Database:
             await self.on_changes(records)
 
     async def _transaction(
-        self, work: Callable[[Session], Awaitable[T]]
+        self,
+        work: Callable[[Session], Awaitable[T]],
+        still_wanted: Callable[[], bool] | None = None,
     ) -> tuple[T, list[Document]]:
         self.stats.started += 1
         deadline = time.monotonic() + TRANSACTION_RETRY_S
@@ -290,9 +303,9 @@ class Database:
                 attempt += 1
                 try:
                     if attempt == 1:
-                        return await self._attempt(session, work)
+                        return await self._attempt(session, work, still_wanted)
                     async with self._retry_lane:
-                        return await self._attempt(session, work)
+                        return await self._attempt(session, work, still_wanted)
                 except PyMongoError as exc:
                     if isinstance(exc, ConnectionFailure) or not exc.has_error_label(
                         "TransientTransactionError"
@@ -313,7 +326,10 @@ class Database:
             raise RuntimeError("change records are written inside db.transaction only") from None
 
     async def _attempt(
-        self, session: Session, work: Callable[[Session], Awaitable[T]]
+        self,
+        session: Session,
+        work: Callable[[Session], Awaitable[T]],
+        still_wanted: Callable[[], bool] | None = None,
     ) -> tuple[T, list[Document]]:
         await session.start_transaction(
             read_concern=ReadConcern("snapshot"),
@@ -327,6 +343,8 @@ class Database:
             if records:
                 # The outbox: the changes commit with the write or not at all.
                 await self.changes.insert_many(records, ordered=True, session=session)
+            if still_wanted is not None and not still_wanted():
+                raise _Abandoned
         except BaseException:
             if session.in_transaction:
                 with contextlib.suppress(PyMongoError):
