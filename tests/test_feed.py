@@ -152,7 +152,7 @@ async def test_a_change_that_commits_after_a_read_cursor_gets_a_later_cursor(
     real_checkpoint = db.fault_injector
 
     async def hold(step: str) -> None:
-        if step == "fulfill.pick" and not release.is_set():
+        if step == "fulfill.items" and not release.is_set():
             holding.set()
             await release.wait()
 

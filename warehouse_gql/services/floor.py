@@ -270,28 +270,32 @@ async def count_bin(
         after = await bins.change_load(db, session, oid, total)
         new_skus = [sku for sku in deltas if sku not in recorded_items]
         names = await items.names_of_skus(db, new_skus, session) if new_skus else {}
-        for sku, delta in sorted(deltas.items()):
-            existing = recorded_items.get(sku)
-            if existing is not None:
-                item = await items.change_quantity(db, session, known_id(existing.id), delta)
-            else:
+        counted_skus = sorted(deltas)
+        known = [sku for sku in counted_skus if sku in recorded_items]
+        changed = await items.change_quantities(
+            db, session, [(known_id(recorded_items[sku].id), deltas[sku]) for sku in known]
+        )
+        by_sku = dict(zip(known, changed, strict=True))
+        for sku in counted_skus:
+            if sku not in by_sku:
                 # Stock found where none was recorded; it goes by the sku's name elsewhere.
-                item = await items.add_to_bin(
-                    db, session, sku=sku, name=names.get(sku, sku), bin=after, delta=delta
+                by_sku[sku] = await items.add_to_bin(
+                    db, session, sku=sku, name=names.get(sku, sku), bin=after, delta=deltas[sku]
                 )
-            await items.record_movements(
-                db,
-                session,
-                [
-                    items.movement(
-                        item=item,
-                        bin=after,
-                        delta=delta,
-                        reason=counting.COUNT_REASON,
-                        user_id=user.id,
-                    )
-                ],
-            )
+        await items.record_movements(
+            db,
+            session,
+            [
+                items.movement(
+                    item=by_sku[sku],
+                    bin=after,
+                    delta=deltas[sku],
+                    reason=counting.COUNT_REASON,
+                    user_id=user.id,
+                )
+                for sku in counted_skus
+            ],
+        )
         return after
 
     # The items' changes are recorded by the transaction (the change feed delivers them).

@@ -209,10 +209,9 @@ async def move_item(
         if found.bin_id == to_bin_id:
             raise BadUserInput("toBinId is the bin the item is already in.", field="toBinId")
         source = await items.change_quantity(db, session, source_oid, -quantity)
-        source_bin = await bins.change_load(
-            db, session, require_id(source.bin_id, "bin"), -quantity
+        source_bin, target_bin = await bins.change_loads(
+            db, session, [(require_id(source.bin_id, "bin"), -quantity), (target_bin_oid, quantity)]
         )
-        target_bin = await bins.change_load(db, session, target_bin_oid, quantity)
         target = await items.add_to_bin(
             db, session, sku=source.sku, name=source.name, bin=target_bin, delta=quantity
         )

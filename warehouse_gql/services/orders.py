@@ -17,7 +17,7 @@ from warehouse_gql.domain.preconditions import Precondition
 from warehouse_gql.live.bus import EventBus
 from warehouse_gql.store import bins, items
 from warehouse_gql.store import orders as store
-from warehouse_gql.store.database import Database, Document, Session
+from warehouse_gql.store.database import Database, Session
 from warehouse_gql.store.ids import require_id
 
 
@@ -125,45 +125,52 @@ async def fulfil_order(
                 for i in stock
             ],
         )
-        picks: list[PickRecord] = []
-        ledger: list[Document] = []
+        # Each sku once per order, so each item once; a bin may hold several of the skus.
+        # If another transaction touched these documents since our snapshot, this is a write
+        # conflict and the whole fulfilment is retried against fresh stock.
+        taken = await items.change_quantities(
+            db, session, [(require_id(p.item_id, "item"), -p.quantity) for p in plan]
+        )
+        await db.checkpoint("fulfill.items")
+        by_bin: dict[str, int] = {}
         for pick in plan:
-            # Conditional decrements: two fulfilments can never take the same unit; if another
-            # transaction touched these documents since our snapshot, this is a write conflict
-            # and the whole fulfilment is retried against fresh stock.
-            item = await items.change_quantity(
-                db, session, require_id(pick.item_id, "item"), -pick.quantity
+            by_bin[pick.bin_id] = by_bin.get(pick.bin_id, 0) - pick.quantity
+        emptied = await bins.change_loads(
+            db, session, [(require_id(b, "bin"), delta) for b, delta in by_bin.items()]
+        )
+        bin_of = {b.id: b for b in emptied}
+        picks = [
+            PickRecord(
+                sku=p.sku,
+                quantity=p.quantity,
+                bin_id=p.bin_id,
+                bin_location=bin_of[p.bin_id].location,
             )
-            bin = await bins.change_load(
-                db, session, require_id(pick.bin_id, "bin"), -pick.quantity
+            for p in plan
+        ]
+        ledger = [
+            items.movement(
+                item=item,
+                bin=bin_of[p.bin_id],
+                delta=-p.quantity,
+                reason=stock_rules.MovementReason.FULFILL,
+                user_id=user.id,
+                order_id=order.id,
             )
-            ledger.append(
-                items.movement(
-                    item=item,
-                    bin=bin,
-                    delta=-pick.quantity,
-                    reason=stock_rules.MovementReason.FULFILL,
-                    user_id=user.id,
-                    order_id=order.id,
-                )
-            )
-            picks.append(
-                PickRecord(
-                    sku=pick.sku, quantity=pick.quantity, bin_id=bin.id, bin_location=bin.location
-                )
-            )
-            await db.checkpoint("fulfill.pick")
+            for item, p in zip(taken, plan, strict=True)
+        ]
         await items.record_movements(db, session, ledger)
-        if not await store.set_order_status(
+        fulfilled = await store.set_order_status(
             db,
             session,
             oid,
             expected=[OrderStatus.PENDING],
             status=OrderStatus.FULFILLED,
             picks=picks,
-        ):
+        )
+        if fulfilled is None:
             raise InvalidTransition("order", order.status.value, OrderStatus.FULFILLED.value)
-        return await store.require_order(db, oid, session)
+        return fulfilled
 
     return await db.transaction(work)
 
@@ -178,12 +185,13 @@ async def cancel_order(
     async def work(session: Session) -> Order:
         if precondition is not None:
             preconditions.check(precondition, await store.require_order(db, oid, session))
-        if not await store.set_order_status(
+        cancelled = await store.set_order_status(
             db, session, oid, expected=[OrderStatus.PENDING], status=OrderStatus.CANCELLED
-        ):
+        )
+        if cancelled is None:
             current = await store.require_order(db, oid, session)
             raise InvalidTransition("order", current.status.value, OrderStatus.CANCELLED.value)
-        return await store.require_order(db, oid, session)
+        return cancelled
 
     return await db.transaction(work)
 
@@ -211,8 +219,12 @@ async def create_shipment(
 
     async def work(session: Session) -> Shipment:
         order = await store.require_order(db, oid, session)
-        if order.status not in rules.SHIPPABLE or not await store.set_order_status(
-            db, session, oid, expected=list(rules.SHIPPABLE), status=OrderStatus.SHIPPED
+        if (
+            order.status not in rules.SHIPPABLE
+            or await store.set_order_status(
+                db, session, oid, expected=list(rules.SHIPPABLE), status=OrderStatus.SHIPPED
+            )
+            is None
         ):
             raise InvalidTransition("order", order.status.value, OrderStatus.SHIPPED.value)
         return await store.insert_shipment(

@@ -1,5 +1,6 @@
-"""Bins. `currentLoad` and `freeCapacity` are only ever changed together, by conditional
-updates, so a bin can never hold more than its capacity whatever runs concurrently."""
+"""Bins. `currentLoad` and `freeCapacity` are only ever changed together, inside transactions
+that check the new values before they commit, so a bin can never hold more than its capacity
+whatever runs concurrently."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ from warehouse_gql.domain.inventory import location_key
 from warehouse_gql.domain.layout import parse_location
 from warehouse_gql.domain.models import Bin
 from warehouse_gql.store import changes
-from warehouse_gql.store.database import FREE_CAPACITY_INDEX, Database, Document, Session, page
+from warehouse_gql.store.database import (
+    FREE_CAPACITY_INDEX,
+    Database,
+    Document,
+    Session,
+    increment_each,
+    page,
+)
 
 
 def to_bin(doc: Document) -> Bin:
@@ -106,24 +114,37 @@ async def count_bins(db: Database, *, location_prefix: str | None) -> int:
 
 async def change_load(db: Database, session: Session, bin_id: ObjectId, delta: int) -> Bin:
     """Add `delta` units to a bin's load inside a transaction; CAPACITY_EXCEEDED when they do not fit."""
-    guard: Document = (
-        {"freeCapacity": {"$gte": delta}} if delta > 0 else {"currentLoad": {"$gte": -delta}}
+    return (await change_loads(db, session, [(bin_id, delta)]))[0]
+
+
+async def change_loads(
+    db: Database, session: Session, deltas: Sequence[tuple[ObjectId, int]]
+) -> list[Bin]:
+    """Add each delta to its bin's load (the bins distinct), in one write and one read inside
+    the transaction; CAPACITY_EXCEEDED names the first bin they do not fit, and the
+    transaction's writes are undone."""
+    found = await increment_each(
+        db.bins,
+        session,
+        [
+            (bin_id, {"currentLoad": delta, "freeCapacity": -delta, "version": 1})
+            for bin_id, delta in deltas
+        ],
+        {"updatedAt": clock.now()},
     )
-    result = await db.bins.update_one(
-        {"_id": bin_id, **guard},
-        {
-            "$inc": {"currentLoad": delta, "freeCapacity": -delta, "version": 1},
-            "$set": {"updatedAt": clock.now()},
-        },
-        session=session,
-    )
-    current = await require_bin(db, bin_id, session)
-    if result.matched_count == 0:
-        # Only a positive delta can fail here: loads are sums of non-negative quantities.
-        raise CapacityExceeded.no_room(current.location, delta, current.free_capacity)
+    changed: list[Bin] = []
+    for doc, (bin_id, delta) in zip(found, deltas, strict=True):
+        if doc is None:
+            raise NotFound("bin", str(bin_id))
+        current = to_bin(doc)
+        if current.free_capacity < 0 or current.current_load < 0:
+            # Only a positive delta can fail here: loads are sums of non-negative quantities.
+            raise CapacityExceeded.no_room(current.location, delta, current.free_capacity + delta)
+        changed.append(current)
     # Even for 0 units: the version and updatedAt moved, so the bin's state changed.
-    changes.note_bin(db, session, ChangeKind.UPDATED, current)
-    return current
+    for current in changed:
+        changes.note_bin(db, session, ChangeKind.UPDATED, current)
+    return changed
 
 
 async def update_bin(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -370,6 +370,35 @@ class Database:
     async def checkpoint(self, step: str) -> None:
         if self.fault_injector is not None:
             await self.fault_injector(step)
+
+
+async def increment_each(
+    collection: Collection,
+    session: Session,
+    increments: Sequence[tuple[ObjectId, Document]],
+    fields: Document,
+) -> list[Document | None]:
+    """`$inc` each document (distinct ids) and `$set` the same fields on all, in one command,
+    then read them back in one: each document as it now is, None for one that does not exist.
+
+    Inside a transaction only: the caller checks the new values (a quantity below zero, a
+    load over capacity) and raises, which aborts every write. A concurrent write of the same
+    document is a write conflict, so the values read are the committed ones plus ours."""
+    assert session.in_transaction, "increment_each writes unguarded: a transaction must undo"
+    if not increments:
+        return []
+    if len(increments) == 1:
+        ((only, inc),) = increments
+        await collection.update_one({"_id": only}, {"$inc": inc, "$set": fields}, session=session)
+    else:
+        await collection.bulk_write(
+            [UpdateOne({"_id": oid}, {"$inc": inc, "$set": fields}) for oid, inc in increments],
+            session=session,
+        )
+    ids = [oid for oid, _ in increments]
+    query: Document = {"_id": ids[0]} if len(ids) == 1 else {"_id": {"$in": ids}}
+    by_id = {doc["_id"]: doc for doc in await collection.find(query, session=session).to_list()}
+    return [by_id.get(oid) for oid in ids]
 
 
 async def page(

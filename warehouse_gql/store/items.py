@@ -22,6 +22,7 @@ from warehouse_gql.store.database import (
     Database,
     Document,
     Session,
+    increment_each,
     page,
 )
 
@@ -102,24 +103,23 @@ async def change_quantity(db: Database, session: Session, item_id: ObjectId, del
 async def change_quantities(
     db: Database, session: Session, deltas: Sequence[tuple[ObjectId, int]]
 ) -> list[Item]:
-    """Add each delta to its item (the items distinct): one update each, then one read of all.
-    A quantity can never go below zero: INSUFFICIENT_STOCK names the first item short."""
-    now = clock.now()
-    for item_id, delta in deltas:
-        guard: Document = {"quantity": {"$gte": -delta}} if delta < 0 else {}
-        result = await db.items.update_one(
-            {"_id": item_id, **guard},
-            {"$inc": {"quantity": delta, "revision": 1}, "$set": {"updatedAt": now}},
-            session=session,
-        )
-        if result.matched_count == 0:
-            current = await require_item(db, item_id, session)
-            raise InsufficientStock({current.sku: -delta - current.quantity})
-    found = await db.items.find(
-        {"_id": {"$in": [item_id for item_id, _ in deltas]}}, session=session
-    ).to_list()
-    by_id = {doc["_id"]: to_item(doc) for doc in found}
-    adjusted = [by_id[item_id] for item_id, _ in deltas]
+    """Add each delta to its item (the items distinct), in one write and one read inside the
+    transaction. A quantity can never go below zero: INSUFFICIENT_STOCK names the first item
+    short, and the transaction's writes are undone."""
+    found = await increment_each(
+        db.items,
+        session,
+        [(item_id, {"quantity": delta, "revision": 1}) for item_id, delta in deltas],
+        {"updatedAt": clock.now()},
+    )
+    adjusted: list[Item] = []
+    for doc, (item_id, _) in zip(found, deltas, strict=True):
+        if doc is None:
+            raise NotFound("item", str(item_id))
+        item = to_item(doc)
+        if item.quantity < 0:
+            raise InsufficientStock({item.sku: -item.quantity})
+        adjusted.append(item)
     for item, (_, delta) in zip(adjusted, deltas, strict=True):
         changes.note_item(
             db, session, ChangeKind.UPDATED, item, previous_quantity=item.quantity - delta

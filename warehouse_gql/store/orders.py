@@ -151,8 +151,9 @@ async def set_order_status(
     expected: Sequence[OrderStatus],
     status: OrderStatus,
     picks: Sequence[PickRecord] | None = None,
-) -> bool:
-    """Move an order to `status` only if it is still in one of `expected`."""
+) -> Order | None:
+    """Move an order to `status` only if it is still in one of `expected`: the order as it
+    now is, or None when it was not in one of them."""
     fields: Document = {"status": status.value, "updatedAt": clock.now()}
     if picks is not None:
         fields["picks"] = [
@@ -170,9 +171,10 @@ async def set_order_status(
         session=session,
     )
     if result.matched_count != 1:
-        return False
-    changes.note_order(db, session, ChangeKind.UPDATED, await require_order(db, order_id, session))
-    return True
+        return None
+    moved = await require_order(db, order_id, session)
+    changes.note_order(db, session, ChangeKind.UPDATED, moved)
+    return moved
 
 
 async def delete_order(db: Database, session: Session, order_id: ObjectId) -> None:
