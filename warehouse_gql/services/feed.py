@@ -294,7 +294,10 @@ class Feed:
 
     async def _catch_up_forever(self) -> None:
         while True:
-            wait = RELAY_WAITING_POLL_SECONDS if self._waiting else self.relay_poll_seconds
+            # A process's waiting writes hurry its relay, unless it numbers them itself: the
+            # sequencer then delivers them as it numbers them, without a read.
+            hurry = self._waiting and not self.holding
+            wait = RELAY_WAITING_POLL_SECONDS if hurry else self.relay_poll_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._gap.wait(), wait)
             self._gap.clear()
