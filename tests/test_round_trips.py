@@ -198,6 +198,27 @@ async def test_a_page_of_20_items_with_their_bins_costs_at_most_4_commands(
     assert len(commands) <= 4, commands
 
 
+async def test_one_item_with_its_bin_is_one_command_and_without_it_one_find(
+    counted: Counted, gql: GraphQLClient, manager: Account
+) -> None:
+    made = await given.stocked(gql, manager.token, sku=unique("ONE"), quantity=3)
+    with_bin = "query($id: ID!) { item(id: $id) { quantity bin { id location } } }"
+    data = await gql.ok(with_bin, {"id": made["id"]}, manager.token)
+    assert data["item"] == {
+        "quantity": 3,
+        "bin": {"id": made["bin"]["id"], "location": made["bin"]["location"]},
+    }
+
+    async def commands(query: str) -> list[tuple[str, str]]:
+        counted.counter.targets.clear()
+        await counted.commands_of(query, {"id": made["id"]}, manager.token)
+        return [t for t in counted.counter.targets if t[1] not in {"sessions", "users"}]
+
+    # The item and its bin in one aggregate ($lookup on the bins' _id).
+    assert await commands(with_bin) == [("aggregate", "items")]
+    assert await commands("query($id: ID!) { item(id: $id) { quantity } }") == [("find", "items")]
+
+
 async def test_a_page_of_movements_with_their_bins_costs_at_most_4_commands(
     counted: Counted, manager: Account, large_floor: Floor
 ) -> None:

@@ -17,6 +17,7 @@ from warehouse_gql.domain.errors import Conflict, Duplicate, InsufficientStock, 
 from warehouse_gql.domain.inventory import MovementReason
 from warehouse_gql.domain.models import Bin, Item, Movement
 from warehouse_gql.store import changes
+from warehouse_gql.store.bins import to_bin
 from warehouse_gql.store.database import (
     ITEM_BINS_REMEMBERED,
     Database,
@@ -71,6 +72,24 @@ async def insert_item(
 async def get_item(db: Database, item_id: ObjectId, session: Session | None = None) -> Item | None:
     doc = await db.items.find_one({"_id": item_id}, session=session)
     return None if doc is None else to_item(doc)
+
+
+# The item's bin in the same command: a point lookup on the bins' _id per item.
+_WITH_BIN: Document = {
+    "$lookup": {"from": "bins", "localField": "binId", "foreignField": "_id", "as": "bin"}
+}
+
+
+async def get_item_with_bin(db: Database, item_id: ObjectId) -> tuple[Item, Bin | None] | None:
+    """An item and its bin in one round trip (None for no such item; the bin None only if it
+    went between the two reads of a concurrent delete, which a bin with items never allows)."""
+    pipeline: list[Document] = [{"$match": {"_id": item_id}}, {"$limit": 1}, _WITH_BIN]
+    found = await (await db.items.aggregate(pipeline)).to_list()
+    if not found:
+        return None
+    doc = found[0]
+    bin_docs = doc.pop("bin")
+    return to_item(doc), (to_bin(bin_docs[0]) if bin_docs else None)
 
 
 async def bin_of(db: Database, item_id: ObjectId) -> str | None:

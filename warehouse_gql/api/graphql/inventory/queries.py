@@ -69,8 +69,20 @@ class InventoryQuery:
     async def item(self, info: Info, id: strawberry.ID) -> Item | None:
         await authorize(info, "readStock")
         oid = parse_id(id)
-        found = None if oid is None else await items.get_item(info.context.db, oid)
-        return None if found is None else Item.from_model(found)
+        if oid is None:
+            return None
+        db = info.context.db
+        if not selects(info, ("bin",)):
+            found = await items.get_item(db, oid)
+            return None if found is None else Item.from_model(found)
+        # With its bin in the same read: the item then completes without a second one.
+        pair = await items.get_item_with_bin(db, oid)
+        if pair is None:
+            return None
+        item, bin = pair
+        if bin is not None:
+            info.context.loaders.bins_by_id.prime(bin.id, bin)
+        return Item.from_model(item, bin)
 
     @strawberry.field(
         description="Items in creation order, filtered by sku (or its start), bin and at most a quantity."
