@@ -23,7 +23,7 @@ from warehouse_gql.domain.errors import BadUserInput, Conflict
 from warehouse_gql.domain.filters import Condition, Op
 from warehouse_gql.live import events as live
 from warehouse_gql.live.bus import EventBus
-from warehouse_gql.services import inventory, orders
+from warehouse_gql.services import feed, inventory, orders
 from warehouse_gql.services.feed import Feed
 from warehouse_gql.store import bins as bins_store
 from warehouse_gql.store import changes, items, migrations, search, users
@@ -300,6 +300,30 @@ async def test_records_the_pending_poll_numbered_are_not_numbered_again_when_han
     # Each record once, and no number left unused for relays to wait on.
     assert await _numbers(db) == list(range(1, 9))
     assert sequencer._numbered == 8
+
+
+async def test_a_record_the_poll_numbered_in_a_long_backlog_is_not_numbered_again_when_handed_over(
+    feed_db: Database, bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After an outage the poll works through a backlog many batches long: this process's
+    # records in it are numbered there, long before their commit hands them over.
+    monkeypatch.setattr(feed, "BATCH", 2)
+    monkeypatch.setattr(feed, "REMEMBERED_IDS", 4)
+    db = feed_db
+    sequencer = Feed(db, bus)
+    assert await changes.take_lease(db, sequencer.owner, seconds=5)
+    await sequencer._renew()
+    backlog = [_record(f"b{n}") for n in range(12)]
+    await db.changes.insert_many(backlog)
+    sequencer._committed.extend(backlog[:1])
+    await sequencer._number_pending()
+    # Handed over with a record committed since: each numbered once, no number left unused.
+    late = _record("late")
+    await db.changes.insert_one(late)
+    sequencer._committed.append(late)
+    await sequencer._number(sequencer._take_committed())
+    assert await _numbers(db) == list(range(1, 14))
+    assert sequencer._numbered == 13
 
 
 async def test_a_relay_stuck_before_a_dead_sequencers_unused_number_reads_on_after_the_takeover(

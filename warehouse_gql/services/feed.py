@@ -258,6 +258,11 @@ class Feed:
         self._numbered_ids.update((record_id, None) for record_id, _ in ours)
         while len(self._numbered_ids) > REMEMBERED_IDS:
             self._numbered_ids.popitem(last=False)
+        if self._committed:
+            # Committed here, found by the poll first (a backlog may be longer than the ids
+            # remembered): not handed over again.
+            taken = {record_id for record_id, _ in ours}
+            self._committed = [r for r in self._committed if r["_id"] not in taken]
         for change in numbered:
             self.receive(change)
         if numbered:
