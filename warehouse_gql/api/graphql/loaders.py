@@ -51,7 +51,9 @@ class Pacer:
         self.since = time.monotonic()
         self.timeout = timeout
         self.deadline = self.since + timeout
-        self.waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Made at the first wait: most operations never wait, and every subscription's
+        # context has a pacer of its own.
+        self.waiting: collections.deque[asyncio.Future[None]] | None = None
         self.batch = 64
         self.released = 0.0
 
@@ -70,6 +72,8 @@ class Pacer:
     async def turn(self) -> None:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
+        if self.waiting is None:
+            self.waiting = collections.deque()
         if not self.waiting:
             self.released = time.monotonic()
             loop.call_soon(self._release)
@@ -83,8 +87,9 @@ class Pacer:
         self.batch = min(self.batch * 2, 4096) if took < SLICE_S else max(self.batch // 2, 1)
         self.released = now
         let_through = 0
-        while self.waiting and let_through < self.batch:
-            waiter = self.waiting.popleft()
+        waiting = self.waiting
+        while waiting and let_through < self.batch:
+            waiter = waiting.popleft()
             if not waiter.done():  # a cancelled task leaves its turn behind
                 waiter.set_result(None)
                 let_through += 1
