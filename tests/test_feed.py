@@ -279,13 +279,19 @@ async def _numbers(db: Database) -> list[int]:
     return sorted(d["seq"] for d in await db.changes.find({"seq": {"$gt": 0}}).to_list())
 
 
+async def _holding_sequencer(db: Database, bus: EventBus) -> Feed:
+    """A process's feed that holds the lease, driven step by step by the test (not started)."""
+    sequencer = Feed(db, bus)
+    assert await changes.take_lease(db, sequencer.owner, seconds=5)
+    await sequencer._renew()
+    return sequencer
+
+
 async def test_records_the_pending_poll_numbered_are_not_numbered_again_when_handed_over(
     feed_db: Database, bus: EventBus
 ) -> None:
     db = feed_db
-    sequencer = Feed(db, bus)
-    assert await changes.take_lease(db, sequencer.owner, seconds=5)
-    await sequencer._renew()
+    sequencer = await _holding_sequencer(db, bus)
     first = [_record(f"b{n}") for n in range(4)]
     await db.changes.insert_many(first)
     await sequencer._number_pending()
@@ -310,9 +316,7 @@ async def test_a_record_the_poll_numbered_in_a_long_backlog_is_not_numbered_agai
     monkeypatch.setattr(feed, "BATCH", 2)
     monkeypatch.setattr(feed, "REMEMBERED_IDS", 4)
     db = feed_db
-    sequencer = Feed(db, bus)
-    assert await changes.take_lease(db, sequencer.owner, seconds=5)
-    await sequencer._renew()
+    sequencer = await _holding_sequencer(db, bus)
     backlog = [_record(f"b{n}") for n in range(12)]
     await db.changes.insert_many(backlog)
     sequencer._committed.extend(backlog[:1])
