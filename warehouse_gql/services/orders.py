@@ -167,6 +167,7 @@ async def fulfil_order(
             expected=[OrderStatus.PENDING],
             status=OrderStatus.FULFILLED,
             picks=picks,
+            read=order,
         )
         if fulfilled is None:
             raise InvalidTransition("order", order.status.value, OrderStatus.FULFILLED.value)
@@ -222,7 +223,12 @@ async def create_shipment(
         if (
             order.status not in rules.SHIPPABLE
             or await store.set_order_status(
-                db, session, oid, expected=list(rules.SHIPPABLE), status=OrderStatus.SHIPPED
+                db,
+                session,
+                oid,
+                expected=list(rules.SHIPPABLE),
+                status=OrderStatus.SHIPPED,
+                read=order,
             )
             is None
         ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bson import ObjectId
@@ -151,10 +152,16 @@ async def set_order_status(
     expected: Sequence[OrderStatus],
     status: OrderStatus,
     picks: Sequence[PickRecord] | None = None,
+    read: Order | None = None,
 ) -> Order | None:
     """Move an order to `status` only if it is still in one of `expected`: the order as it
-    now is, or None when it was not in one of them."""
-    fields: Document = {"status": status.value, "updatedAt": clock.now()}
+    now is, or None when it was not in one of them.
+
+    `read` is the order as this transaction read it, if it did: the order after the update is
+    then made from it without reading again (a write of it since the transaction's snapshot
+    would have been a write conflict)."""
+    now = clock.now()
+    fields: Document = {"status": status.value, "updatedAt": now}
     if picks is not None:
         fields["picks"] = [
             {
@@ -172,7 +179,16 @@ async def set_order_status(
     )
     if result.matched_count != 1:
         return None
-    moved = await require_order(db, order_id, session)
+    if read is None:
+        moved = await require_order(db, order_id, session)
+    else:
+        moved = replace(
+            read,
+            status=status,
+            picks=read.picks if picks is None else tuple(picks),
+            updated_at=now,
+            revision=read.revision + 1,
+        )
     changes.note_order(db, session, ChangeKind.UPDATED, moved)
     return moved
 
