@@ -89,8 +89,14 @@ class Context:
             try:
                 found = await authenticate(self.resources, token)
             except BaseException as exc:
-                self._user.set_exception(exc)
-                self._user = None
+                # Concurrent resolvers waiting on it get the same; nobody else reads it, so it
+                # is marked read (a cancelled request would log "never retrieved").
+                pending, self._user = self._user, None
+                if isinstance(exc, asyncio.CancelledError):
+                    pending.cancel()
+                else:
+                    pending.set_exception(exc)
+                    pending.exception()
                 raise
             self._user.set_result(found)
         return await self._user
