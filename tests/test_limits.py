@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from graphql import get_introspection_query, parse
 from starlette.applications import Starlette
 
+from tests import given
 from tests.accounts import Account, make_account
 from tests.app_resources import lifespan, resources_of
 from tests.graphql_client import GraphQLClient
@@ -450,6 +452,47 @@ async def test_an_operation_past_the_deadline_is_cancelled_with_service_unavaila
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert "1 seconds" in error["message"]
     assert slow_stock_level.is_set()
+
+
+async def test_a_write_that_committed_before_the_deadline_gets_its_own_answer_not_retry(
+    limited_http: httpx.AsyncClient, limited: Starlette
+) -> None:
+    # Its changes' delivery runs past the 1 s deadline (a slow feed): answering 503 "retry"
+    # would have the client apply it a second time.
+    resources = resources_of(limited)
+    account = await make_account(resources, Role.MANAGER)
+    client = address()
+
+    async def ok(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = await post(limited_http, query, variables, token=account.token, client=client)
+        body = response.json()
+        assert "errors" not in body, body
+        assert response.status_code == 200
+        data: dict[str, Any] = body["data"]
+        return data
+
+    bin_id = (await ok(given.CREATE_BIN, {"i": {"location": unique("DL"), "capacity": 10}}))[
+        "createBin"
+    ]["id"]
+    fields = {"name": "Bolt", "sku": unique("DL"), "binId": bin_id, "quantity": 1}
+    item_id = (await ok(given.CREATE_ITEM, {"i": fields}))["createItem"]["id"]
+    held: list[str] = []
+
+    async def slow_delivery(step: str) -> None:
+        if step == "transaction.committed":
+            held.append(step)
+            await asyncio.sleep(1.3)  # the deadline passes meanwhile
+
+    resources.db.fault_injector = slow_delivery
+    try:
+        adjusted = await ok(given.ADJUST, {"id": item_id, "d": 2, "r": "receive"})
+    finally:
+        resources.db.fault_injector = None
+    assert held == ["transaction.committed"]
+    assert adjusted["adjustItemQuantity"]["quantity"] == 3
+    stored = await resources.db.items.find_one({"_id": ObjectId(item_id)})
+    assert stored is not None
+    assert stored["quantity"] == 3
 
 
 # Production mode

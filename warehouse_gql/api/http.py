@@ -35,7 +35,7 @@ from warehouse_gql.services import sessions
 from warehouse_gql.services.limits import RateLimits
 from warehouse_gql.services.passwords import Passwords
 from warehouse_gql.settings import Settings
-from warehouse_gql.store.database import Database
+from warehouse_gql.store.database import Commits, Database, request_commits
 
 request_log = logging.getLogger("warehouse_gql.requests")
 
@@ -169,8 +169,10 @@ class RequestGuard:
     """ASGI middleware for every door: bodies over `max_body_bytes` are refused with 413 as
     soon as the declared length or the bytes received pass it (the rest is never read); a
     request that has not started its answer within `timeout` seconds is cancelled and answered
-    503; a request whose client disconnects is cancelled. WebSocket messages over the size end
-    the socket with 1009 (message too big). `refusals` maps a path prefix to its door's answer."""
+    503 (one whose write has committed gets one more `timeout` for its own answer first, and a
+    503 that says its write was saved); a request whose client disconnects is cancelled.
+    WebSocket messages over the size end the socket with 1009 (message too big). `refusals`
+    maps a path prefix to its door's answer."""
 
     def __init__(
         self,
@@ -257,9 +259,19 @@ class RequestGuard:
                 started = True
             await send(message)
 
-        app_task = asyncio.ensure_future(self.app(scope, guarded_receive, guarded_send))
+        commits = Commits()
+        # The app's task starts with a copy of this context: its writes tell it here.
+        telling = request_commits.set(commits)
+        try:
+            app_task = asyncio.ensure_future(self.app(scope, guarded_receive, guarded_send))
+        finally:
+            request_commits.reset(telling)
         try:
             done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
+            if not done and not started and commits.committed:
+                # A write of it is in: "retry" would apply it twice. Its own answer, which
+                # waits (bounded) for its changes' delivery, gets one more deadline.
+                done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started:
                 cancelled_because(scope, DEADLINE)
                 app_task.cancel()
@@ -270,8 +282,11 @@ class RequestGuard:
                     )
                     await self.refuse(
                         ServiceUnavailable(
-                            f"The request ran longer than {self.timeout:g} seconds and was "
-                            "stopped; simplify it or retry shortly."
+                            f"The request ran longer than {2 * self.timeout:g} seconds and "
+                            "was stopped after its write was saved; read before retrying."
+                            if commits.committed
+                            else f"The request ran longer than {self.timeout:g} seconds and "
+                            "was stopped; simplify it or retry shortly."
                         ),
                         scope,
                         send,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
@@ -127,6 +128,28 @@ GroupWork = Callable[["Database", Session, Sequence[P]], Awaitable[Sequence[T]]]
 MAX_GROUP = 64
 
 
+class Commits:
+    """Whether a write of one request has committed (the doors' RequestGuard makes one per
+    request, in `request_commits`): from then on the request's answer is that write's, never
+    "retry", even past its deadline."""
+
+    __slots__ = ("committed",)
+
+    def __init__(self) -> None:
+        self.committed = False
+
+
+request_commits: contextvars.ContextVar[Commits | None] = contextvars.ContextVar(
+    "request_commits", default=None
+)
+
+
+def request_committed() -> bool:
+    """Whether a write of the running request has committed."""
+    commits = request_commits.get()
+    return commits is not None and commits.committed
+
+
 class _Abandoned(Exception):
     """A grouped write's caller stopped waiting before the group committed."""
 
@@ -138,6 +161,8 @@ class _Waiting(Generic[P, T]):
     joins: Callable[[Sequence[P], P], bool]
     # Resolved with the part's result and the wait for the group's changes to be delivered.
     answer: asyncio.Future[tuple[T, asyncio.Future[None]]]
+    # The caller's request's commits.
+    commits: Commits | None
 
 
 @dataclass
@@ -199,7 +224,8 @@ class Database:
         SERVICE_UNAVAILABLE ("busy, retry"); an unreachable database fails at once. `work` must
         be safe to run again: it only touches the database through the session.
         """
-        result, records = await self._transaction(work)
+        result, records = await self._transaction(work, commits=[request_commits.get()])
+        await self.checkpoint("transaction.committed")
         if records and self.on_changes is not None:
             await self.on_changes(records)
         return result
@@ -230,12 +256,13 @@ class Database:
         told "retry" never finds its first write applied too.
         """
         waiting: _Waiting[P, T] = _Waiting(
-            work, part, joins, asyncio.get_running_loop().create_future()
+            work, part, joins, asyncio.get_running_loop().create_future(), request_commits.get()
         )
         self._groups.setdefault(key, collections.deque()).append(waiting)
         if key not in self._group_tasks:
             self._group_tasks[key] = asyncio.create_task(self._run_groups(key))
         result, delivered = await waiting.answer
+        await self.checkpoint("transaction.committed")
         # After the group's transaction, outside it: the next group need not wait for this
         # one's changes to reach the feed.
         await asyncio.shield(delivered)
@@ -264,6 +291,7 @@ class Database:
             results, records = await self._transaction(
                 lambda s: work(self, s, parts),
                 still_wanted=lambda: not any(w.answer.done() for w in group),
+                commits=[w.commits for w in group],
             )
         except _Abandoned:
             await self._commit_group([w for w in group if not w.answer.done()])
@@ -294,6 +322,7 @@ class Database:
         self,
         work: Callable[[Session], Awaitable[T]],
         still_wanted: Callable[[], bool] | None = None,
+        commits: Sequence[Commits | None] = (),
     ) -> tuple[T, list[Document]]:
         self.stats.started += 1
         deadline = time.monotonic() + TRANSACTION_RETRY_S
@@ -303,9 +332,9 @@ class Database:
                 attempt += 1
                 try:
                     if attempt == 1:
-                        return await self._attempt(session, work, still_wanted)
+                        return await self._attempt(session, work, still_wanted, commits)
                     async with self._retry_lane:
-                        return await self._attempt(session, work, still_wanted)
+                        return await self._attempt(session, work, still_wanted, commits)
                 except PyMongoError as exc:
                     if isinstance(exc, ConnectionFailure) or not exc.has_error_label(
                         "TransientTransactionError"
@@ -330,6 +359,7 @@ class Database:
         session: Session,
         work: Callable[[Session], Awaitable[T]],
         still_wanted: Callable[[], bool] | None = None,
+        commits: Sequence[Commits | None] = (),
     ) -> tuple[T, list[Document]]:
         await session.start_transaction(
             read_concern=ReadConcern("snapshot"),
@@ -365,6 +395,9 @@ class Database:
                 raise
         else:
             await session.commit_transaction()
+        for request in commits:
+            if request is not None:
+                request.committed = True
         return result, records
 
     async def checkpoint(self, step: str) -> None:
