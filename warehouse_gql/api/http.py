@@ -169,8 +169,8 @@ class RequestGuard:
     """ASGI middleware for every door: bodies over `max_body_bytes` are refused with 413 as
     soon as the declared length or the bytes received pass it (the rest is never read); a
     request that has not started its answer within `timeout` seconds is cancelled and answered
-    503 (one whose write has committed gets one more `timeout` for its own answer first, and a
-    503 that says its write was saved); a request whose client disconnects is cancelled.
+    503 (one whose write has reached its commit gets one more `timeout` for its own answer
+    first, and a 503 that says so); a request whose client disconnects is cancelled.
     WebSocket messages over the size end the socket with 1009 (message too big). `refusals`
     maps a path prefix to its door's answer."""
 
@@ -269,7 +269,7 @@ class RequestGuard:
         try:
             done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started and commits.committed:
-                # A write of it is in: "retry" would apply it twice. Its own answer, which
+                # A write of it has reached its commit: "retry" could apply it twice. Its own answer, which
                 # waits (bounded) for its changes' delivery, gets one more deadline.
                 done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started:
@@ -283,7 +283,7 @@ class RequestGuard:
                     await self.refuse(
                         ServiceUnavailable(
                             f"The request ran longer than {2 * self.timeout:g} seconds and "
-                            "was stopped after its write was saved; read before retrying."
+                            "was stopped after its write was sent to the database; read before retrying."
                             if commits.committed
                             else f"The request ran longer than {self.timeout:g} seconds and "
                             "was stopped; simplify it or retry shortly."

@@ -129,9 +129,9 @@ MAX_GROUP = 64
 
 
 class Commits:
-    """Whether a write of one request has committed (the doors' RequestGuard makes one per
-    request, in `request_commits`): from then on the request's answer is that write's, never
-    "retry", even past its deadline."""
+    """Whether a write of one request has reached its commit (the doors' RequestGuard makes
+    one per request, in `request_commits`): from then on the request's answer is that
+    write's, never "retry", even past its deadline."""
 
     __slots__ = ("committed",)
 
@@ -375,6 +375,11 @@ class Database:
                 await self.changes.insert_many(records, ordered=True, session=session)
             if still_wanted is not None and not still_wanted():
                 raise _Abandoned
+            # From the commit command on, the write may be in: its requests are no longer
+            # cancelled at their deadline (RequestGuard), so none is answered "retry".
+            for request in commits:
+                if request is not None:
+                    request.committed = True
         except BaseException:
             if session.in_transaction:
                 with contextlib.suppress(PyMongoError):
@@ -395,9 +400,6 @@ class Database:
                 raise
         else:
             await session.commit_transaction()
-        for request in commits:
-            if request is not None:
-                request.committed = True
         return result, records
 
     async def checkpoint(self, step: str) -> None:

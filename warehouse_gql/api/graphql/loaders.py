@@ -58,7 +58,7 @@ class Pacer:
         self.released = 0.0
 
     def check(self) -> None:
-        # A request whose write has committed answers with it (RequestGuard gives it time).
+        # A request whose write has reached its commit answers with it (RequestGuard gives it time).
         if time.monotonic() > self.deadline and not request_committed():
             raise ServiceUnavailable(
                 f"The request ran longer than {self.timeout:g} seconds and was stopped; "
