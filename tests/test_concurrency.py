@@ -7,18 +7,23 @@ invariants from the raw collections. The numbers seen are printed (visible with 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+import httpx
 from bson import ObjectId
 
 from tests import given
 from tests.accounts import Account
 from tests.graphql_client import GraphQLClient
 from tests.invariants import assert_invariants
+from tests.livekit import LiveServer
 from tests.names import unique
 from warehouse_gql.api.http import Resources
+from warehouse_gql.app import create_app
+from warehouse_gql.settings import Settings
 
 DELETE_BIN = "mutation($id: ID!) { deleteBin(id: $id) }"
 
@@ -377,3 +382,45 @@ async def test_twelve_concurrent_orders_with_one_idempotency_key_make_one_order(
     assert await resources.db.orders.count_documents({"lines.sku": sku}) == 2
     created_by = {b["data"]["createOrder"]["createdBy"]["id"] for b in theirs}
     assert created_by == {other_customer.id}
+
+
+async def test_under_short_deadlines_an_adjustment_answered_retry_was_never_written(
+    gql: GraphQLClient, manager: Account, picker: Account, resources: Resources, settings: Settings
+) -> None:
+    # 40 concurrent adjustments of one bin's items, deadlines so short that many run past
+    # them: each answer is either the write (one ledger line with its reason) or
+    # SERVICE_UNAVAILABLE with nothing written, never "retry" for a write that went in.
+    b = await given.bin(gql, manager.token, capacity=100_000)
+    stock = [await given.item(gql, manager.token, bin_id=b["id"], quantity=1000) for _ in range(10)]
+    seen: Counter[str] = Counter()
+    for timeout in (0.1, 0.2):
+        server = LiveServer(create_app(dataclasses.replace(settings, request_timeout_s=timeout)))
+        await server.start()
+        reasons = [unique(f"t{timeout}") for _ in range(40)]
+        try:
+            limits = httpx.Limits(max_connections=40)
+            async with httpx.AsyncClient(base_url=server.http_url, limits=limits) as http:
+                responses = await asyncio.gather(
+                    *(
+                        http.post(
+                            "/graphql",
+                            json={
+                                "query": given.ADJUST,
+                                "variables": {"id": stock[n % 10]["id"], "d": 1, "r": reason},
+                            },
+                            headers={"Authorization": f"Bearer {picker.token}"},
+                            timeout=30,
+                        )
+                        for n, reason in enumerate(reasons)
+                    )
+                )
+        finally:
+            await server.stop()
+        for reason, response in zip(reasons, responses, strict=True):
+            errors = response.json().get("errors")
+            code = errors[0]["extensions"]["code"] if errors else "ok"
+            written = await resources.db.movements.count_documents({"reason": reason})
+            assert (code, written) in {("ok", 1), ("SERVICE_UNAVAILABLE", 0)}, (reason, code)
+            seen[code] += 1
+    assert seen["SERVICE_UNAVAILABLE"] > 0, seen  # the deadlines did cut some short
+    await assert_invariants(resources.db, bin_ids=[b["id"]])
