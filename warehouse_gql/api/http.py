@@ -269,8 +269,8 @@ class RequestGuard:
         try:
             done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started and commits.committed:
-                # A write of it has reached its commit: "retry" could apply it twice. Its own answer, which
-                # waits (bounded) for its changes' delivery, gets one more deadline.
+                # A write of it has reached its commit: "retry" could apply it twice. Its own
+                # answer, which waits (bounded) for its changes' delivery, gets one more deadline.
                 done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started:
                 cancelled_because(scope, DEADLINE)
@@ -283,7 +283,8 @@ class RequestGuard:
                     await self.refuse(
                         ServiceUnavailable(
                             f"The request ran longer than {2 * self.timeout:g} seconds and "
-                            "was stopped after its write was sent to the database; read before retrying."
+                            "was stopped after its write was sent to the database; read "
+                            "before retrying."
                             if commits.committed
                             else f"The request ran longer than {self.timeout:g} seconds and "
                             "was stopped; simplify it or retry shortly."

@@ -145,7 +145,7 @@ request_commits: contextvars.ContextVar[Commits | None] = contextvars.ContextVar
 
 
 def request_committed() -> bool:
-    """Whether a write of the running request has committed."""
+    """Whether a write of the running request has reached its commit."""
     commits = request_commits.get()
     return commits is not None and commits.committed
 
@@ -431,8 +431,8 @@ async def increment_each(
             session=session,
         )
     ids = [oid for oid, _ in increments]
-    query: Document = {"_id": ids[0]} if len(ids) == 1 else {"_id": {"$in": ids}}
-    by_id = {doc["_id"]: doc for doc in await collection.find(query, session=session).to_list()}
+    found = await collection.find({"_id": {"$in": ids}}, session=session).to_list()
+    by_id = {doc["_id"]: doc for doc in found}
     return [by_id.get(oid) for oid in ids]
 
 

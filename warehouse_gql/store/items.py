@@ -81,8 +81,8 @@ _WITH_BIN: Document = {
 
 
 async def get_item_with_bin(db: Database, item_id: ObjectId) -> tuple[Item, Bin | None] | None:
-    """An item and its bin in one round trip (None for no such item; the bin None only if it
-    went between the two reads of a concurrent delete, which a bin with items never allows)."""
+    """An item and its bin in one round trip: None for no such item; the bin None only for an
+    item whose bin is gone, which a bin with items never allows."""
     pipeline: list[Document] = [{"$match": {"_id": item_id}}, {"$limit": 1}, _WITH_BIN]
     found = await (await db.items.aggregate(pipeline)).to_list()
     if not found:
