@@ -149,6 +149,10 @@ class _TooLarge(Exception):
 # line): past its deadline it is answered SERVICE_UNAVAILABLE; a client that went away gets
 # no answer, and the record says CANCELLED with nginx's 499 "client closed request".
 DEADLINE = ("SERVICE_UNAVAILABLE", 503)
+# A request whose write has reached its commit is answered with that write, not "retry", for
+# at least this long past its deadline: what is left of it is bounded (its changes' delivery
+# wait, reads that time out on their own), so only a fault ever reaches the end of it.
+COMMITTED_GRACE_S = 10.0
 CLIENT_GONE = ("CANCELLED", 499)
 
 
@@ -169,8 +173,8 @@ class RequestGuard:
     """ASGI middleware for every door: bodies over `max_body_bytes` are refused with 413 as
     soon as the declared length or the bytes received pass it (the rest is never read); a
     request that has not started its answer within `timeout` seconds is cancelled and answered
-    503 (one whose write has reached its commit gets one more `timeout` for its own answer
-    first, and a 503 that says so); a request whose client disconnects is cancelled.
+    503 (one whose write has reached its commit is waited for, `COMMITTED_GRACE_S` or
+    `timeout` more at most, and only then gets a 503 that says so); a request whose client disconnects is cancelled.
     WebSocket messages over the size end the socket with 1009 (message too big). `refusals`
     maps a path prefix to its door's answer."""
 
@@ -266,12 +270,13 @@ class RequestGuard:
             app_task = asyncio.ensure_future(self.app(scope, guarded_receive, guarded_send))
         finally:
             request_commits.reset(telling)
+        grace = max(self.timeout, COMMITTED_GRACE_S)
         try:
             done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started and commits.committed:
                 # A write of it has reached its commit: "retry" could apply it twice. Its own
-                # answer, which waits (bounded) for its changes' delivery, gets one more deadline.
-                done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
+                # answer, which waits (bounded) for its changes' delivery, is waited for.
+                done, _ = await asyncio.wait({app_task}, timeout=grace)
             if not done and not started:
                 cancelled_because(scope, DEADLINE)
                 app_task.cancel()
@@ -282,7 +287,7 @@ class RequestGuard:
                     )
                     await self.refuse(
                         ServiceUnavailable(
-                            f"The request ran longer than {2 * self.timeout:g} seconds and "
+                            f"The request ran longer than {self.timeout + grace:g} seconds and "
                             "was stopped after its write was sent to the database; read "
                             "before retrying."
                             if commits.committed
