@@ -6,6 +6,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+import orjson
+
 # Attributes every LogRecord has; anything else was passed in `extra=` and is a field.
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
@@ -27,7 +29,10 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        try:
+            return orjson.dumps(line, default=str).decode()
+        except TypeError:  # an integer beyond 64 bits, a key that is not a string
+            return json.dumps(line, default=str, ensure_ascii=False)
 
 
 def configure(log_format: str = "json", level: int = logging.INFO) -> None:

@@ -12,11 +12,12 @@ import binascii
 import ipaddress
 import json
 import logging
+import os
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warehouse_gql.domain import access
@@ -93,7 +94,16 @@ def bearer_token(value: object) -> str | None:
 
 def request_id(header: str | None) -> str:
     """The caller's `X-Request-Id` (at most 64 characters), or a new one."""
-    return (header or uuid.uuid4().hex[:16])[:64]
+    return (header or os.urandom(8).hex())[:64]
+
+
+def json_bytes(value: object) -> bytes:
+    """Compact JSON of an answer (orjson); what orjson refuses (integers beyond 64 bits,
+    keys that are not strings) through the standard library."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def client_address(scope: Scope, trusted_proxies: tuple[str, ...] = ()) -> str:

@@ -8,6 +8,7 @@ in bay lengths; moving one aisle over along a cross-aisle costs the aisle spacin
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ class Slot:
     shelf: int
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_location(location: str) -> Slot | None:
-    """The slot a location names, or None when it is not of the form AISLE-RACK-SHELF."""
+    """The slot a location names, or None when it is not of the form AISLE-RACK-SHELF
+    (remembered: every bin of every answer asks, and slots are immutable)."""
     found = LOCATION_PATTERN.fullmatch(location.strip().upper())
     if found is None:
         return None

@@ -30,6 +30,7 @@ from warehouse_gql.api.http import (
     bearer_token,
     cancellation,
     client_address,
+    json_bytes,
     record_request,
     request_id,
 )
@@ -73,7 +74,7 @@ class EncodedResults:
         found = self._texts.get(id(data))
         if found is not None and found[0] is data:
             return found[1]
-        text = json.dumps(data, separators=(",", ":"))
+        text = json_bytes(data).decode()
         self._texts[id(data)] = (data, text)
         if len(self._texts) > self.size:
             self._texts.popitem(last=False)
@@ -154,7 +155,8 @@ class GraphQLView(GraphQL[Context, None]):
             # A subscription event: only the operation id differs between its subscribers.
             body = self.encoded_results.encode(data["payload"]["data"])
             return f'{{"id":{json.dumps(data["id"])},"type":"next","payload":{{"data":{body}}}}}'
-        return json.dumps(data, separators=(",", ":"))
+        # Text, not bytes: a WebSocket sends bytes as binary frames.
+        return json_bytes(data).decode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -18,7 +18,6 @@ from warehouse_gql.api.graphql.pagination import (
 from warehouse_gql.api.graphql.permissions import authorize
 from warehouse_gql.api.graphql.selection import selects
 from warehouse_gql.domain import inventory as rules
-from warehouse_gql.domain import models
 from warehouse_gql.store import bins, items
 from warehouse_gql.store.ids import parse_id
 
@@ -82,7 +81,7 @@ class InventoryQuery:
         item, bin = pair
         if bin is not None:
             info.context.loaders.bins_by_id.prime(bin.id, bin)
-        return Item.from_model(item, bin)
+        return Item.from_model(item, None if bin is None else Bin.from_model(bin))
 
     @strawberry.field(
         description="Items in creation order, filtered by sku (or its start), bin and at most a quantity."
@@ -126,7 +125,7 @@ class InventoryQuery:
                 db, sku=sku, bin_id=bin_oid, max_quantity=max_quantity, sku_prefix=sku_prefix
             )
 
-        bins_of: dict[str, models.Bin] = {}
+        bins_of: dict[str, Bin] = {}
         if found and selects(info, ("edges", "node", "bin")):
             # The page's bins in the one read the DataLoader would make, before the page is
             # returned: each item then completes without an awaitable of its own.
@@ -136,7 +135,8 @@ class InventoryQuery:
             except Exception:
                 # The loader keeps the failure: each item's bin reports it, as without this.
                 loaded = []
-            bins_of = {b.id: b for b in loaded if b is not None}
+            # One object per bin: the page's items that share a bin share its answer.
+            bins_of = {b.id: Bin.from_model(b) for b in loaded if b is not None}
         return connection(
             [Item.from_model(i, bins_of.get(i.bin_id)) for i in found],
             [i.id for i in found],

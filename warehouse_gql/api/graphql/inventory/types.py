@@ -92,13 +92,13 @@ class Item:
     updated_at: datetime
     bin_id: strawberry.Private[str]
     # The bin, when the query that made this item read the bins of its page already.
-    found_bin: strawberry.Private[models.Bin | None] = None
+    found_bin: strawberry.Private[Bin | None] = None
 
     @strawberry.field(description="The bin this stock sits in.")
     def bin(self, info: Info) -> Bin:
         if self.found_bin is not None:
             # No awaitable: graphql-core completes the whole item without suspending.
-            return Bin.from_model(self.found_bin)
+            return self.found_bin
         # graphql-core awaits what a resolver returns when it is awaitable.
         return self._load_bin(info)  # type: ignore[return-value]
 
@@ -108,7 +108,7 @@ class Item:
         return Bin.from_model(found)
 
     @classmethod
-    def from_model(cls, item: models.Item, found_bin: models.Bin | None = None) -> Item:
+    def from_model(cls, item: models.Item, found_bin: Bin | None = None) -> Item:
         return cls(
             id=strawberry.ID(item.id),
             name=item.name,
