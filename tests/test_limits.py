@@ -495,6 +495,61 @@ async def test_a_write_that_committed_before_the_deadline_gets_its_own_answer_no
     assert stored["quantity"] == 3
 
 
+async def test_a_mutation_that_would_start_past_the_deadline_is_not_run_and_says_the_ones_before_were(
+    limited_http: httpx.AsyncClient, limited: Starlette
+) -> None:
+    # The first adjustment commits, then its answer runs past the 1 s deadline; the request is
+    # no longer cancelled (its write is in), so the second must refuse to start on its own.
+    resources = resources_of(limited)
+    account = await make_account(resources, Role.MANAGER)
+    client = address()
+    made = await post(
+        limited_http,
+        given.CREATE_BIN,
+        {"i": {"location": unique("DM"), "capacity": 100}},
+        token=account.token,
+        client=client,
+    )
+    bin_id = made.json()["data"]["createBin"]["id"]
+    fields = {"name": "Bolt", "sku": unique("DM"), "binId": bin_id, "quantity": 1}
+    made = await post(
+        limited_http, given.CREATE_ITEM, {"i": fields}, token=account.token, client=client
+    )
+    item_id = made.json()["data"]["createItem"]["id"]
+    held: list[str] = []
+
+    async def slow_delivery(step: str) -> None:
+        if step == "transaction.committed":
+            held.append(step)
+            await asyncio.sleep(1.3)  # the deadline passes meanwhile
+
+    both = """mutation($id: ID!) {
+      first: adjustItemQuantity(id: $id, delta: 2, reason: "first") { quantity }
+      second: adjustItemQuantity(id: $id, delta: 5, reason: "second") { quantity }
+    }"""
+    resources.db.fault_injector = slow_delivery
+    try:
+        response = await post(
+            limited_http, both, {"id": item_id}, token=account.token, client=client
+        )
+    finally:
+        resources.db.fault_injector = None
+    body = response.json()
+    assert held == ["transaction.committed"]
+    assert response.status_code == 200
+    [error] = body["errors"]
+    assert error["path"] == ["second"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "before it in this request were applied" in error["message"]
+    stored = await resources.db.items.find_one({"_id": ObjectId(item_id)})
+    assert stored is not None
+    assert stored["quantity"] == 3
+    reasons = [
+        m["reason"] async for m in resources.db.movements.find({"itemId": ObjectId(item_id)})
+    ]
+    assert sorted(reasons) == ["create", "first"]
+
+
 # Production mode
 
 

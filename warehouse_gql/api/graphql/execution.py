@@ -6,6 +6,11 @@ calls the resolver through two wrappers, asks twice whether the result is awaita
 the NonNull wrapper for each of them (docs/BENCHMARKS.md: ~70% of a page's fields). Here such a
 field reads the attribute and coerces it as a leaf directly, with the same null and error
 handling as graphql-core's path; every other field takes graphql-core's own path.
+
+A mutation field that would start past the operation's deadline does not run: an operation
+whose first mutation has committed is no longer cancelled at its deadline (its answer is that
+write's, api/http.py), and the ones after it must not run on unbounded. The error says the
+fields before it were applied.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from warehouse_gql.domain.errors import ServiceUnavailable
 
 # (attribute, leaf type, non-null) of a plain scalar field, None for any other field; by the
 # field definition's identity (definitions live as long as the schema; the definition itself
@@ -65,6 +72,16 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         field_name = field_details_list[0].node.name.value
         field_def = self.schema.get_field(parent_type, field_name)
+        if parent_type is self.schema.mutation_type and field_def is not None:
+            loaders = getattr(self.context_value, "loaders", None)
+            if loaders is not None and loaders.pacer.past_deadline():
+                late = ServiceUnavailable(
+                    f"{field_name} was not run: the request had run past its "
+                    f"{loaders.pacer.timeout:g} s deadline. The mutations before it in this "
+                    "request were applied; read before retrying them."
+                )
+                self.handle_field_error(late, field_def.type, field_details_list, path)
+                return None
         middleware = self.middleware_manager
         plan = (
             None

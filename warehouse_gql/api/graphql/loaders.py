@@ -57,6 +57,9 @@ class Pacer:
         self.batch = 64
         self.released = 0.0
 
+    def past_deadline(self) -> bool:
+        return time.monotonic() > self.deadline
+
     def check(self) -> None:
         # A request whose write has reached its commit answers with it (RequestGuard gives it time).
         if time.monotonic() > self.deadline and not request_committed():
