@@ -27,6 +27,7 @@ from tests.names import unique
 from warehouse_gql.api.graphql.cost import measure
 from warehouse_gql.api.graphql.schema import build_schema
 from warehouse_gql.api.http import Resources, client_address
+from warehouse_gql.api.parse.errors import CODES as PARSE_CODES
 from warehouse_gql.app import create_app
 from warehouse_gql.domain.access import Role
 from warehouse_gql.settings import Settings
@@ -548,6 +549,59 @@ async def test_a_mutation_that_would_start_past_the_deadline_is_not_run_and_says
         m["reason"] async for m in resources.db.movements.find({"itemId": ObjectId(item_id)})
     ]
     assert sorted(reasons) == ["create", "first"]
+
+
+async def test_a_parse_batch_request_that_would_start_past_the_deadline_is_not_run(
+    limited_http: httpx.AsyncClient, limited: Starlette
+) -> None:
+    resources = resources_of(limited)
+    account = await make_account(resources, Role.MANAGER)
+    client = address()
+    made = await post(
+        limited_http,
+        given.CREATE_BIN,
+        {"i": {"location": unique("DB"), "capacity": 100}},
+        token=account.token,
+        client=client,
+    )
+    bin_id = made.json()["data"]["createBin"]["id"]
+    fields = {"name": "Bolt", "sku": unique("DB"), "binId": bin_id, "quantity": 1}
+    made = await post(
+        limited_http, given.CREATE_ITEM, {"i": fields}, token=account.token, client=client
+    )
+    item_id = made.json()["data"]["createItem"]["id"]
+    held: list[str] = []
+
+    async def slow_delivery(step: str) -> None:
+        if step == "transaction.committed":
+            held.append(step)
+            await asyncio.sleep(1.3)  # the deadline passes meanwhile
+
+    increment = {"quantity": {"__op": "Increment", "amount": 2}}
+    path = f"/parse/classes/Item/{item_id}"
+    requests = [{"method": "PUT", "path": path, "body": increment} for _ in range(2)]
+    resources.db.fault_injector = slow_delivery
+    try:
+        response = await limited_http.post(
+            "/parse/batch",
+            json={"requests": requests},
+            headers={
+                "X-Parse-Application-Id": resources.settings.parse_app_id,
+                "X-Parse-Session-Token": f"r:{account.token}",
+                "X-Forwarded-For": client,
+            },
+        )
+    finally:
+        resources.db.fault_injector = None
+    assert held == ["transaction.committed"]
+    assert response.status_code == 200
+    first, second = response.json()
+    assert "success" in first, first
+    assert second["error"]["code"] == PARSE_CODES["SERVICE_UNAVAILABLE"][1], second
+    assert second["error"]["error"].startswith("Not run: the batch had run past")
+    stored = await resources.db.items.find_one({"_id": ObjectId(item_id)})
+    assert stored is not None
+    assert stored["quantity"] == 3
 
 
 # Production mode

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -29,7 +30,7 @@ from warehouse_gql.api.parse.errors import (
     no_master_key,
     translate,
 )
-from warehouse_gql.domain.errors import Unauthenticated
+from warehouse_gql.domain.errors import ServiceUnavailable, Unauthenticated
 from warehouse_gql.services import accounts, sessions
 from warehouse_gql.settings import Settings
 
@@ -199,7 +200,11 @@ async def route(call: Call, found: Incoming) -> tuple[int, Any, str | None]:
 
 
 async def _batch(call: Call, found: Incoming) -> list[dict[str, Any]]:
-    """Each request in order, not atomic, as Parse does; a failure does not stop the rest."""
+    """Each request in order, not atomic, as Parse does; a failure does not stop the rest.
+    One that would start past the request's deadline is not run (a batch whose write has
+    committed is no longer cancelled at its deadline, api/http.py): its error says so."""
+    timeout = call.resources.settings.request_timeout_s
+    deadline = time.monotonic() + timeout
     params = found.params
     if params.get("transaction"):
         raise ParseError(
@@ -229,6 +234,11 @@ async def _batch(call: Call, found: Incoming) -> list[dict[str, Any]]:
             params=dict(body or {}),
         )
         try:
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    f"Not run: the batch had run past its {timeout:g} s deadline. The "
+                    "requests before it were answered; read before retrying them."
+                )
             if _path(sub_found.path) == ["batch"]:
                 raise _unknown(sub_found.method, sub_found.path)
             _, answer, _ = await route(sub_call, sub_found)
