@@ -66,6 +66,7 @@ async def run(
                 db_name,
                 Path(args.server_log),
                 path,
+                settings=dict(e.partition("=")[::2] for e in args.env or []),
                 profile_out=profile_out,
             ) as srv:
                 if data is None:
@@ -204,6 +205,13 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
         metavar="LABEL=DIR",
         help="serve from this source tree (repeatable: each round runs every source, in"
         " alternating order, on the same database)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a setting for every server, over the bench's own (repeatable), e.g."
+        " RATE_LIMIT_POINTS=1000000 to count the default rate limit, which the bench turns off",
     )
     parser.add_argument(
         "--rounds", type=int, default=1, help="run the scenarios this many times (medians)"
