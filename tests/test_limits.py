@@ -7,9 +7,10 @@ from an address of its own (X-Forwarded-For) and never shares a bucket with anot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -455,6 +456,47 @@ async def test_an_operation_past_the_deadline_is_cancelled_with_service_unavaila
     assert slow_stock_level.is_set()
 
 
+@contextlib.contextmanager
+def delivery_past_the_deadline(resources: Resources) -> Iterator[list[str]]:
+    """Each write's delivery, after its commit, takes 1.3 s: the limited app's 1 s deadline
+    passes meanwhile. Yields the steps held."""
+    held: list[str] = []
+
+    async def slow_delivery(step: str) -> None:
+        if step == "transaction.committed":
+            held.append(step)
+            await asyncio.sleep(1.3)
+
+    resources.db.fault_injector = slow_delivery
+    try:
+        yield held
+    finally:
+        resources.db.fault_injector = None
+
+
+async def new_item(http: httpx.AsyncClient, account: Account, client: str, prefix: str) -> str:
+    """A fresh bin with one item of quantity 1; the item's id."""
+    made = await post(
+        http,
+        given.CREATE_BIN,
+        {"i": {"location": unique(prefix), "capacity": 100}},
+        token=account.token,
+        client=client,
+    )
+    bin_id = made.json()["data"]["createBin"]["id"]
+    fields = {"name": "Bolt", "sku": unique(prefix), "binId": bin_id, "quantity": 1}
+    made = await post(http, given.CREATE_ITEM, {"i": fields}, token=account.token, client=client)
+    item_id: str = made.json()["data"]["createItem"]["id"]
+    return item_id
+
+
+async def stored_quantity(resources: Resources, item_id: str) -> int:
+    stored = await resources.db.items.find_one({"_id": ObjectId(item_id)})
+    assert stored is not None
+    quantity: int = stored["quantity"]
+    return quantity
+
+
 async def test_a_write_that_committed_before_the_deadline_gets_its_own_answer_not_retry(
     limited_http: httpx.AsyncClient, limited: Starlette
 ) -> None:
@@ -472,28 +514,12 @@ async def test_a_write_that_committed_before_the_deadline_gets_its_own_answer_no
         data: dict[str, Any] = body["data"]
         return data
 
-    bin_id = (await ok(given.CREATE_BIN, {"i": {"location": unique("DL"), "capacity": 10}}))[
-        "createBin"
-    ]["id"]
-    fields = {"name": "Bolt", "sku": unique("DL"), "binId": bin_id, "quantity": 1}
-    item_id = (await ok(given.CREATE_ITEM, {"i": fields}))["createItem"]["id"]
-    held: list[str] = []
-
-    async def slow_delivery(step: str) -> None:
-        if step == "transaction.committed":
-            held.append(step)
-            await asyncio.sleep(1.3)  # the deadline passes meanwhile
-
-    resources.db.fault_injector = slow_delivery
-    try:
+    item_id = await new_item(limited_http, account, client, "DL")
+    with delivery_past_the_deadline(resources) as held:
         adjusted = await ok(given.ADJUST, {"id": item_id, "d": 2, "r": "receive"})
-    finally:
-        resources.db.fault_injector = None
     assert held == ["transaction.committed"]
     assert adjusted["adjustItemQuantity"]["quantity"] == 3
-    stored = await resources.db.items.find_one({"_id": ObjectId(item_id)})
-    assert stored is not None
-    assert stored["quantity"] == 3
+    assert await stored_quantity(resources, item_id) == 3
 
 
 async def test_a_mutation_that_would_start_past_the_deadline_is_not_run_and_says_the_ones_before_were(
@@ -504,37 +530,16 @@ async def test_a_mutation_that_would_start_past_the_deadline_is_not_run_and_says
     resources = resources_of(limited)
     account = await make_account(resources, Role.MANAGER)
     client = address()
-    made = await post(
-        limited_http,
-        given.CREATE_BIN,
-        {"i": {"location": unique("DM"), "capacity": 100}},
-        token=account.token,
-        client=client,
-    )
-    bin_id = made.json()["data"]["createBin"]["id"]
-    fields = {"name": "Bolt", "sku": unique("DM"), "binId": bin_id, "quantity": 1}
-    made = await post(
-        limited_http, given.CREATE_ITEM, {"i": fields}, token=account.token, client=client
-    )
-    item_id = made.json()["data"]["createItem"]["id"]
-    held: list[str] = []
-
-    async def slow_delivery(step: str) -> None:
-        if step == "transaction.committed":
-            held.append(step)
-            await asyncio.sleep(1.3)  # the deadline passes meanwhile
+    item_id = await new_item(limited_http, account, client, "DM")
 
     both = """mutation($id: ID!) {
       first: adjustItemQuantity(id: $id, delta: 2, reason: "first") { quantity }
       second: adjustItemQuantity(id: $id, delta: 5, reason: "second") { quantity }
     }"""
-    resources.db.fault_injector = slow_delivery
-    try:
+    with delivery_past_the_deadline(resources) as held:
         response = await post(
             limited_http, both, {"id": item_id}, token=account.token, client=client
         )
-    finally:
-        resources.db.fault_injector = None
     body = response.json()
     assert held == ["transaction.committed"]
     assert response.status_code == 200
@@ -542,9 +547,7 @@ async def test_a_mutation_that_would_start_past_the_deadline_is_not_run_and_says
     assert error["path"] == ["second"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert "before it in this request were applied" in error["message"]
-    stored = await resources.db.items.find_one({"_id": ObjectId(item_id)})
-    assert stored is not None
-    assert stored["quantity"] == 3
+    assert await stored_quantity(resources, item_id) == 3
     reasons = [
         m["reason"] async for m in resources.db.movements.find({"itemId": ObjectId(item_id)})
     ]
@@ -557,31 +560,11 @@ async def test_a_parse_batch_request_that_would_start_past_the_deadline_is_not_r
     resources = resources_of(limited)
     account = await make_account(resources, Role.MANAGER)
     client = address()
-    made = await post(
-        limited_http,
-        given.CREATE_BIN,
-        {"i": {"location": unique("DB"), "capacity": 100}},
-        token=account.token,
-        client=client,
-    )
-    bin_id = made.json()["data"]["createBin"]["id"]
-    fields = {"name": "Bolt", "sku": unique("DB"), "binId": bin_id, "quantity": 1}
-    made = await post(
-        limited_http, given.CREATE_ITEM, {"i": fields}, token=account.token, client=client
-    )
-    item_id = made.json()["data"]["createItem"]["id"]
-    held: list[str] = []
-
-    async def slow_delivery(step: str) -> None:
-        if step == "transaction.committed":
-            held.append(step)
-            await asyncio.sleep(1.3)  # the deadline passes meanwhile
-
+    item_id = await new_item(limited_http, account, client, "DB")
     increment = {"quantity": {"__op": "Increment", "amount": 2}}
     path = f"/parse/classes/Item/{item_id}"
     requests = [{"method": "PUT", "path": path, "body": increment} for _ in range(2)]
-    resources.db.fault_injector = slow_delivery
-    try:
+    with delivery_past_the_deadline(resources) as held:
         response = await limited_http.post(
             "/parse/batch",
             json={"requests": requests},
@@ -591,17 +574,13 @@ async def test_a_parse_batch_request_that_would_start_past_the_deadline_is_not_r
                 "X-Forwarded-For": client,
             },
         )
-    finally:
-        resources.db.fault_injector = None
     assert held == ["transaction.committed"]
     assert response.status_code == 200
     first, second = response.json()
     assert "success" in first, first
     assert second["error"]["code"] == PARSE_CODES["SERVICE_UNAVAILABLE"][1], second
     assert second["error"]["error"].startswith("Not run: the batch had run past")
-    stored = await resources.db.items.find_one({"_id": ObjectId(item_id)})
-    assert stored is not None
-    assert stored["quantity"] == 3
+    assert await stored_quantity(resources, item_id) == 3
 
 
 # Production mode
