@@ -183,10 +183,10 @@ class RequestGuard:
     """ASGI middleware for every door: bodies over `max_body_bytes` are refused with 413 as
     soon as the declared length or the bytes received pass it (the rest is never read); a
     request that has not started its answer within `timeout` seconds is cancelled and answered
-    503 (one whose write has reached its commit is waited for, `COMMITTED_GRACE_S` or
-    `timeout` more at most, and only then gets a 503 that says so); a request whose client disconnects is cancelled.
-    WebSocket messages over the size end the socket with 1009 (message too big). `refusals`
-    maps a path prefix to its door's answer."""
+    503 (one whose write has reached its commit is waited for, the longer of
+    `COMMITTED_GRACE_S` and `timeout` more, and only then gets a 503 that says so); a request
+    whose client disconnects is cancelled. WebSocket messages over the size end the socket
+    with 1009 (message too big). `refusals` maps a path prefix to its door's answer."""
 
     def __init__(
         self,
@@ -199,6 +199,7 @@ class RequestGuard:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
+        self.grace = max(timeout, COMMITTED_GRACE_S)
         self.refusals = dict(refusals or {})
 
     def refusal_for(self, scope: Scope) -> Refusal:
@@ -280,13 +281,12 @@ class RequestGuard:
             app_task = asyncio.ensure_future(self.app(scope, guarded_receive, guarded_send))
         finally:
             request_commits.reset(telling)
-        grace = max(self.timeout, COMMITTED_GRACE_S)
         try:
             done, _ = await asyncio.wait({app_task}, timeout=self.timeout)
             if not done and not started and commits.committed:
                 # A write of it has reached its commit: "retry" could apply it twice. Its own
                 # answer, which waits (bounded) for its changes' delivery, is waited for.
-                done, _ = await asyncio.wait({app_task}, timeout=grace)
+                done, _ = await asyncio.wait({app_task}, timeout=self.grace)
             if not done and not started:
                 cancelled_because(scope, DEADLINE)
                 app_task.cancel()
@@ -297,9 +297,9 @@ class RequestGuard:
                     )
                     await self.refuse(
                         ServiceUnavailable(
-                            f"The request ran longer than {self.timeout + grace:g} seconds and "
-                            "was stopped after its write was sent to the database; read "
-                            "before retrying."
+                            f"The request ran longer than {self.timeout + self.grace:g} "
+                            "seconds and was stopped after its write was sent to the "
+                            "database; read before retrying."
                             if commits.committed
                             else f"The request ran longer than {self.timeout:g} seconds and "
                             "was stopped; simplify it or retry shortly."

@@ -62,7 +62,7 @@ class Pacer:
 
     def check(self) -> None:
         # A request whose write has reached its commit answers with it (RequestGuard gives it time).
-        if time.monotonic() > self.deadline and not request_committed():
+        if self.past_deadline() and not request_committed():
             raise ServiceUnavailable(
                 f"The request ran longer than {self.timeout:g} seconds and was stopped; "
                 "simplify it or retry shortly."
